@@ -103,6 +103,12 @@ def check_time_claims(claims: dict[str, Any], now: float, leeway: float) -> None
         raise JoseError(f"JWT issued in the future (iat {int(claims['iat'])}, now {int(now)})")
 
 
+def _check_typ(header: dict[str, Any], expected_types: Collection[str]) -> None:
+    typ = header.get("typ")
+    if typ not in expected_types:
+        raise JoseError(f"JWT typ {typ!r} is not one of {sorted(expected_types)}")
+
+
 def verify_jwt(
     token: str,
     public_key: PublicKey,
@@ -113,9 +119,7 @@ def verify_jwt(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check type, algorithm (must be the key's), signature and time claims; return header, claims."""
     header, _ = split_jwt(token)
-    typ = header.get("typ")
-    if typ not in expected_types:
-        raise JoseError(f"JWT typ {typ!r} is not one of {sorted(expected_types)}")
+    _check_typ(header, expected_types)
     if header["alg"] != public_key.jws_alg:
         raise JoseError(
             f"JWT alg {header['alg']} does not match the {public_key.key_type} key (expects {public_key.jws_alg})"
@@ -170,6 +174,7 @@ def verify_vc_jwt(
 ) -> tuple[dict[str, Any], str]:
     """Verify a `vc+jwt`; return the credential and the verification method id that signed it."""
     header, claims = split_jwt(token)
+    _check_typ(header, VC_JWT_TYPES)
     issuer = _id_of(claims.get("issuer"))
     if not isinstance(issuer, str):
         raise JoseError("vc+jwt payload has no issuer")
@@ -220,6 +225,7 @@ def verify_vp_jwt(
 ) -> tuple[dict[str, Any], str]:
     """Verify a `vp+jwt` signed by its holder; check audience and nonce when expected."""
     header, claims = split_jwt(token)
+    _check_typ(header, VP_JWT_TYPES)
     holder = _id_of(claims.get("holder")) or claims.get("iss")
     if not isinstance(holder, str):
         raise JoseError("vp+jwt names no holder")
