@@ -1,0 +1,92 @@
+"""Management API resources kept as JSON bodies: assets, policy and contract definitions."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Table, delete, or_, select, update
+
+from .errors import AlreadyExists, NotFound
+from .leases import Db
+from .query import QuerySpec, apply_query, field_map
+from .records import ContractDefinition, Document
+from .rows import to_record, upsert_insert, values_of
+from .tables import assets, contract_definitions, policy_definitions
+
+D = TypeVar("D", Document, ContractDefinition)
+
+
+class DocumentRepository(Generic[D]):
+    """Create / read / replace / delete / query; ``created_at`` survives replacement."""
+
+    def __init__(self, db: Db, table: Table, record: type[D], kind: str) -> None:
+        self._db = db
+        self._t = table
+        self._record = record
+        self.kind = kind
+        self._fields = field_map(table)
+
+    def _rec(self, row: Any) -> D:
+        return to_record(self._record, row)
+
+    async def create(self, record: D) -> D:
+        stmt = upsert_insert(self._db.dialect, self._t).values(**values_of(record)).on_conflict_do_nothing()
+        async with self._db.write() as conn:
+            row = (await conn.execute(stmt.returning(*self._t.c))).first()
+        if row is None:
+            raise AlreadyExists(self.kind, record.id)
+        return self._rec(row)
+
+    async def get(self, record_id: str) -> D | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(self._t).where(self._t.c.id == record_id))).first()
+        return self._rec(row) if row is not None else None
+
+    async def update(self, record: D) -> D:
+        """Replace an existing record's content (NotFound if absent)."""
+        stmt = (
+            update(self._t)
+            .where(self._t.c.id == record.id)
+            .values(**values_of(record, exclude=("id", "created_at")))
+            .returning(*self._t.c)
+        )
+        async with self._db.write() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise NotFound(self.kind, record.id)
+        return self._rec(row)
+
+    async def delete(self, record_id: str) -> bool:
+        async with self._db.write() as conn:
+            return (await conn.execute(delete(self._t).where(self._t.c.id == record_id))).rowcount == 1
+
+    async def query(self, spec: QuerySpec) -> list[D]:
+        stmt = apply_query(select(self._t), self._t, spec, self._fields)
+        async with self._db.read() as conn:
+            return [self._rec(r) for r in (await conn.execute(stmt)).all()]
+
+
+class AssetRepository(DocumentRepository[Document]):
+    def __init__(self, db: Db) -> None:
+        super().__init__(db, assets, Document, "asset")
+
+
+class PolicyDefinitionRepository(DocumentRepository[Document]):
+    def __init__(self, db: Db) -> None:
+        super().__init__(db, policy_definitions, Document, "policy definition")
+
+
+class ContractDefinitionRepository(DocumentRepository[ContractDefinition]):
+    def __init__(self, db: Db) -> None:
+        super().__init__(db, contract_definitions, ContractDefinition, "contract definition")
+
+    async def referencing_policy(self, policy_id: str) -> list[ContractDefinition]:
+        """Contract definitions that use ``policy_id`` (a policy in use must not be deleted)."""
+        t = self._t
+        stmt = (
+            select(t)
+            .where(or_(t.c.access_policy_id == policy_id, t.c.contract_policy_id == policy_id))
+            .order_by(t.c.id)
+        )
+        async with self._db.read() as conn:
+            return [self._rec(r) for r in (await conn.execute(stmt)).all()]

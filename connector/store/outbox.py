@@ -1,0 +1,138 @@
+"""Outbox of outgoing protocol messages: written with the state change that caused them,
+sent by whichever replica leases them, retried with backoff, kept across restarts.
+
+Messages of one process are delivered in order: a message is only due once every earlier
+PENDING message of the same process has been sent or given up on.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, select, update
+
+from . import leases
+from .errors import AlreadyExists
+from .leases import Db
+from .records import OutboxMessage
+from .rows import to_record, upsert_insert, values_of
+from .tables import outbox
+
+PENDING, SENT, DEAD = "PENDING", "SENT", "DEAD"
+
+
+def backoff_delay(attempts: int, *, base: float = 0.5, cap: float = 60.0, jitter: float = 0.2) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: exponential, capped, with +-jitter
+    so replicas retrying the same partner do not stampede in step."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    return delay * (1 + random.uniform(-jitter, jitter))
+
+
+class OutboxRepository:
+    def __init__(self, db: Db, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def enqueue(self, message: OutboxMessage) -> OutboxMessage:
+        values = values_of(message, exclude=("seq",))
+        values.update(status=PENDING, lease_owner=None, lease_expires_at=None)
+        stmt = upsert_insert(self._db.dialect, outbox).values(**values).on_conflict_do_nothing()
+        async with self._db.write() as conn:
+            row = (await conn.execute(stmt.returning(*outbox.c))).first()
+        if row is None:
+            raise AlreadyExists("outbox message", message.id)
+        return to_record(OutboxMessage, row)
+
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(outbox).where(outbox.c.id == message_id))).first()
+        return to_record(OutboxMessage, row) if row is not None else None
+
+    async def for_process(self, process_id: str) -> list[OutboxMessage]:
+        stmt = select(outbox).where(outbox.c.process_id == process_id).order_by(outbox.c.seq)
+        async with self._db.read() as conn:
+            return [to_record(OutboxMessage, r) for r in (await conn.execute(stmt)).all()]
+
+    async def lease_due(self, owner: str, limit: int, lease_seconds: float) -> list[OutboxMessage]:
+        """Claim pending messages whose retry time has come and that head their process's queue."""
+        now = self._clock()
+        earlier = outbox.alias("earlier")
+        blocked = exists().where(
+            and_(earlier.c.process_id == outbox.c.process_id, earlier.c.status == PENDING, earlier.c.seq < outbox.c.seq)
+        )
+        rows = await leases.lease_due(
+            self._db, outbox, outbox.c.seq,
+            due=(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, ~blocked),
+            order_by=(outbox.c.next_attempt_at, outbox.c.seq),
+            owner=owner, limit=limit, lease_seconds=lease_seconds, now=now,
+        )
+        return [to_record(OutboxMessage, r) for r in rows]
+
+    async def claim(self, message_id: str, owner: str, lease_seconds: float) -> OutboxMessage | None:
+        """Lease one message to send it right away (the event-driven path); None if taken or not pending."""
+        row = await leases.claim(
+            self._db, outbox, outbox.c.id, message_id,
+            owner=owner, lease_seconds=lease_seconds, now=self._clock(), extra=(outbox.c.status == PENDING,),
+        )
+        return to_record(OutboxMessage, row) if row is not None else None
+
+    async def release(self, message_id: str, owner: str) -> bool:
+        return await leases.release(self._db, outbox, outbox.c.id, message_id, owner=owner)
+
+    async def mark_sent(self, message_id: str, owner: str) -> bool:
+        """Record delivery; False if ``owner`` lost the lease meanwhile (the peer dedupes)."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == message_id, outbox.c.lease_owner == owner, outbox.c.status == PENDING)
+            .values(status=SENT, attempts=outbox.c.attempts + 1, lease_owner=None, lease_expires_at=None,
+                    last_error=None)
+        )
+        async with self._db.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def mark_failed(
+        self, message_id: str, owner: str, error: str, *, max_attempts: int = 12,
+        delay: Callable[[int], float] = backoff_delay,
+    ) -> OutboxMessage | None:
+        """Count a failed attempt: schedule the retry after ``delay(attempts)`` seconds, or
+        mark the message DEAD after ``max_attempts``. None if ``owner`` lost the lease."""
+        async with self._db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(outbox)
+                    .where(outbox.c.id == message_id, outbox.c.lease_owner == owner, outbox.c.status == PENDING)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                return None
+            msg = to_record(OutboxMessage, row)
+            attempts = msg.attempts + 1
+            status = DEAD if attempts >= max_attempts else PENDING
+            next_at = self._clock() + timedelta(seconds=delay(attempts))
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == message_id, outbox.c.lease_owner == owner)
+                .values(status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:4000],
+                        lease_owner=None, lease_expires_at=None)
+            )
+        return replace(msg, status=status, attempts=attempts, next_attempt_at=next_at, last_error=error[:4000],
+                       lease_owner=None, lease_expires_at=None)
+
+    async def cancel_for_process(self, process_id: str, reason: str) -> int:
+        """Give up on a process's unsent messages (it was terminated); returns how many."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.process_id == process_id, outbox.c.status == PENDING)
+            .values(status=DEAD, last_error=reason, lease_owner=None, lease_expires_at=None)
+        )
+        async with self._db.write() as conn:
+            return (await conn.execute(stmt)).rowcount
+
+    async def purge_sent(self, before: datetime) -> int:
+        stmt = delete(outbox).where(outbox.c.status == SENT, outbox.c.created_at < before)
+        async with self._db.write() as conn:
+            return (await conn.execute(stmt)).rowcount
