@@ -1,0 +1,738 @@
+"""JSON-LD 1.1 to RDF for signed documents, with processed contexts cached and undefined terms caught.
+
+Why our own processor: general JSON-LD processors re-process the (large, protected,
+scoped) VC contexts for every document, which costs ~0.7 ms per credential; here each
+(active context, local context) step is computed once and reused. It also lets us see every
+key and type that expands to nothing -- terms JSON-LD would silently drop, so a signature
+would not cover them (the undefined-term attack) -- and report them by name.
+
+Scope: the JSON-LD 1.1 context processing rules (protected, scoped and type-scoped
+contexts, @propagate, @import, @vocab, compact IRIs, keyword aliases) and the expansion and
+toRdf rules for node, value and list objects, @set/@list/@graph/@language/@index
+containers, @json literals and reverse properties. Features we have no use for (@nest,
+@included, @id/@type maps, @base, property-valued indexes, lists of lists) raise
+`ContextError` naming the feature rather than being guessed at. Exactness is checked
+against pyoxigraph's full JSON-LD parser in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import rfc8785
+
+from identity.contexts import load_context
+from identity.errors import ContextError
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_TYPE = f"<{RDF}type>"
+RDF_FIRST = f"<{RDF}first>"
+RDF_REST = f"<{RDF}rest>"
+RDF_NIL = f"<{RDF}nil>"
+_XSD_STRING = XSD + "string"
+_XSD_INTEGER = XSD + "integer"
+_XSD_DOUBLE = XSD + "double"
+_XSD_BOOLEAN = XSD + "boolean"
+_RDF_JSON = RDF + "JSON"
+_RDF_LANGSTRING = RDF + "langString"
+
+KEYWORDS = frozenset(
+    "@base @container @context @direction @graph @id @import @included @index @json @language "
+    "@list @nest @none @prefix @propagate @protected @reverse @set @type @value @version @vocab".split()
+)
+_CONTEXT_KEYWORDS = frozenset(
+    "@base @direction @import @language @propagate @protected @version @vocab".split()
+)
+_KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
+_UNSET: Any = object()
+MAX_CONTEXT_DEPTH = 32
+
+Quad = tuple[str, str, str, str | None]
+
+
+@dataclass(frozen=True)
+class TermDef:
+    iri: str | None
+    type_mapping: str | None = None
+    container: frozenset[str] = frozenset()
+    context: Any = _UNSET
+    protected: bool = False
+    reverse: bool = False
+    language: Any = _UNSET
+    direction: Any = _UNSET
+    prefix: bool = False
+    index: str | None = None
+    nest: str | None = None
+
+    def same_as(self, other: TermDef) -> bool:
+        """Equality ignoring `protected`, as the protected-redefinition rule requires."""
+        return replace(self, protected=False) == replace(other, protected=False)
+
+
+@dataclass
+class ActiveContext:
+    terms: dict[str, TermDef] = field(default_factory=dict)
+    vocab: str | None = None
+    language: str | None = None
+    direction: str | None = None
+    previous: ActiveContext | None = None
+    # cache of processed children: key -> ActiveContext
+    children: dict[Any, ActiveContext] = field(default_factory=dict, repr=False, compare=False)
+
+    def copy(self) -> ActiveContext:
+        return ActiveContext(dict(self.terms), self.vocab, self.language, self.direction, self.previous)
+
+
+_EMPTY = ActiveContext()
+
+
+def _fail(reason: str) -> ContextError:
+    return ContextError(f"JSON-LD processing failed: {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# Context processing (JSON-LD 1.1 Processing Algorithms, section 4.1 and 4.2)
+# --------------------------------------------------------------------------------------
+def _context_key(local: Any) -> Any:
+    if isinstance(local, str) or local is None:
+        return local
+    return json.dumps(local, sort_keys=True, separators=(",", ":"))
+
+
+def process_context(
+    active: ActiveContext,
+    local: Any,
+    *,
+    override_protected: bool = False,
+    propagate: bool = True,
+    _depth: int = 0,
+) -> ActiveContext:
+    """Apply a local context to an active one; results are cached on the active context."""
+    key = (_context_key(local), override_protected, propagate)
+    cached = active.children.get(key)
+    if cached is not None:
+        return cached
+    result = _process_context(active, local, override_protected, propagate, _depth)
+    active.children[key] = result
+    return result
+
+
+def _process_context(
+    active: ActiveContext, local: Any, override_protected: bool, propagate: bool, depth: int
+) -> ActiveContext:
+    if depth > MAX_CONTEXT_DEPTH:
+        raise _fail("contexts nest or include each other too deeply")
+    result = active.copy()
+    if isinstance(local, dict) and "@propagate" in local:
+        propagate = local["@propagate"]
+        if not isinstance(propagate, bool):
+            raise _fail("@propagate must be true or false")
+    if not propagate and result.previous is None:
+        result.previous = active
+    for ctx in local if isinstance(local, list) else [local]:
+        if ctx is None:
+            if not override_protected and any(t.protected for t in result.terms.values()):
+                raise _fail("invalid context nullification: a null context cannot clear protected terms")
+            prev = result
+            result = ActiveContext()
+            if not propagate:
+                result.previous = prev
+            continue
+        if isinstance(ctx, str):
+            document = load_context(ctx)
+            result = _process_context(result, document["@context"], False, True, depth + 1)
+            continue
+        if not isinstance(ctx, dict):
+            raise _fail(f"a local context must be an object, URL or null, not {type(ctx).__name__}")
+        if "@version" in ctx and ctx["@version"] != 1.1:
+            raise _fail(f"unsupported @version {ctx['@version']!r}")
+        if "@import" in ctx:
+            url = ctx["@import"]
+            if not isinstance(url, str):
+                raise _fail("@import must be a URL string")
+            imported = load_context(url)["@context"]
+            if not isinstance(imported, dict):
+                raise _fail(f"imported context {url} must be a single object")
+            if "@import" in imported:
+                raise _fail(f"imported context {url} itself uses @import")
+            ctx = {**imported, **{k: v for k, v in ctx.items() if k != "@import"}}
+        if "@base" in ctx and ctx["@base"] is not None:
+            raise _fail("@base in a context is not supported (documents must use absolute IRIs)")
+        if "@vocab" in ctx:
+            vocab = ctx["@vocab"]
+            if vocab is None:
+                result.vocab = None
+            elif isinstance(vocab, str):
+                expanded = expand_iri(result, vocab, vocab=True, document_relative=True)
+                if expanded is None or not (_SCHEME.match(expanded) or expanded.startswith("_:")):
+                    raise _fail(f"@vocab {vocab!r} is not an absolute IRI")
+                result.vocab = expanded
+            else:
+                raise _fail("@vocab must be a string or null")
+        if "@language" in ctx:
+            lang = ctx["@language"]
+            if lang is not None and not isinstance(lang, str):
+                raise _fail("@language must be a string or null")
+            result.language = lang
+        if "@direction" in ctx:
+            direction = ctx["@direction"]
+            if direction not in (None, "ltr", "rtl"):
+                raise _fail("@direction must be 'ltr', 'rtl' or null")
+            result.direction = direction
+        defined: dict[str, bool] = {}
+        protected = ctx.get("@protected", False)
+        for term in ctx:
+            if term in _CONTEXT_KEYWORDS:
+                continue
+            _create_term(result, ctx, term, defined, protected, override_protected, depth)
+    return result
+
+
+def _create_term(
+    active: ActiveContext,
+    local: dict[str, Any],
+    term: str,
+    defined: dict[str, bool],
+    protected: bool,
+    override_protected: bool,
+    depth: int,
+) -> None:
+    if term in defined:
+        if defined[term]:
+            return
+        raise _fail(f"cyclic IRI mapping for term {term!r}")
+    if term == "":
+        raise _fail("the empty string cannot be a term")
+    defined[term] = False
+    value = local[term]
+    if term == "@type":
+        if not isinstance(value, dict) or not set(value) <= {"@container", "@protected"} or value.get(
+            "@container", "@set"
+        ) != "@set":
+            raise _fail("@type may only be redefined as {'@container': '@set'}")
+    elif term in KEYWORDS:
+        raise _fail(f"keyword {term} cannot be redefined")
+    elif _KEYWORD_LIKE.match(term):
+        defined[term] = True
+        return
+    previous = active.terms.pop(term, None)
+    simple = False
+    if value is None:
+        value = {"@id": None}
+    elif isinstance(value, str):
+        value = {"@id": value}
+        simple = True
+    elif not isinstance(value, dict):
+        raise _fail(f"term {term!r} must map to a string, object or null")
+    iri: str | None
+    type_mapping = None
+    if "@type" in value:
+        t = value["@type"]
+        if not isinstance(t, str):
+            raise _fail(f"@type of term {term!r} must be a string")
+        type_mapping = expand_iri(active, t, vocab=True, local=local, defined=defined, depth=depth)
+        if type_mapping not in ("@id", "@json", "@none", "@vocab") and not (
+            type_mapping and _SCHEME.match(type_mapping)
+        ):
+            raise _fail(f"term {term!r} has an invalid type mapping {t!r}")
+    reverse = False
+    prefix = False
+    if "@reverse" in value:
+        if "@id" in value or "@nest" in value:
+            raise _fail(f"reverse term {term!r} cannot also have @id or @nest")
+        rev = value["@reverse"]
+        if not isinstance(rev, str) or _KEYWORD_LIKE.match(rev):
+            raise _fail(f"@reverse of term {term!r} must be an IRI")
+        iri = expand_iri(active, rev, vocab=True, local=local, defined=defined, depth=depth)
+        if iri is None or not (_SCHEME.match(iri) or iri.startswith("_:")):
+            raise _fail(f"@reverse of term {term!r} is not an absolute IRI")
+        reverse = True
+    elif "@id" in value and value["@id"] != term:
+        raw = value["@id"]
+        if raw is None:
+            iri = None
+        elif not isinstance(raw, str):
+            raise _fail(f"@id of term {term!r} must be a string")
+        elif raw not in KEYWORDS and _KEYWORD_LIKE.match(raw):
+            defined[term] = True
+            return
+        else:
+            iri = expand_iri(active, raw, vocab=True, local=local, defined=defined, depth=depth)
+            # A relative mapping is kept (as other processors do); any use of it is then
+            # reported as undefined, since RDF drops relative IRIs.
+            if iri is None:
+                raise _fail(f"term {term!r} maps to {raw!r}, which cannot be expanded")
+            if iri == "@context":
+                raise _fail("@context cannot be aliased")
+            if (":" in term[1:-1] or "/" in term) and expand_iri(
+                active, term, vocab=True, local=local, defined=defined, depth=depth
+            ) != iri:
+                raise _fail(f"term {term!r} looks like an IRI but maps to a different IRI")
+            if simple and (iri.endswith(_GEN_DELIMS) or iri.startswith("_:")) and ":" not in term and "/" not in term:
+                prefix = True
+    elif ":" in term[1:]:
+        pfx, suffix = term.split(":", 1)
+        if pfx in local:
+            _create_term(active, local, pfx, defined, protected, override_protected, depth)
+        if pfx in active.terms and active.terms[pfx].iri is not None:
+            iri = active.terms[pfx].iri + suffix  # type: ignore[operator]
+        else:
+            iri = term
+    elif "/" in term:
+        iri = expand_iri(active, term, vocab=True)
+        if iri is None or not _SCHEME.match(iri):
+            raise _fail(f"term {term!r} is not an absolute IRI")
+    elif term == "@type":
+        iri = "@type"
+    elif active.vocab is not None:
+        iri = active.vocab + term
+    else:
+        raise _fail(f"term {term!r} has no IRI mapping and there is no @vocab")
+    container: frozenset[str] = frozenset()
+    if "@container" in value:
+        c = value["@container"]
+        items = c if isinstance(c, list) else [c]
+        if not all(isinstance(x, str) for x in items) or not set(items) <= {
+            "@graph", "@id", "@index", "@language", "@list", "@set", "@type",
+        }:
+            raise _fail(f"term {term!r} has an invalid @container {c!r}")
+        container = frozenset(items)
+    index = value.get("@index")
+    if index is not None and not isinstance(index, str):
+        raise _fail(f"@index of term {term!r} must be a string")
+    language = _UNSET
+    if "@language" in value:
+        language = value["@language"]
+        if language is not None and not isinstance(language, str):
+            raise _fail(f"@language of term {term!r} must be a string or null")
+    direction = _UNSET
+    if "@direction" in value:
+        direction = value["@direction"]
+        if direction not in (None, "ltr", "rtl"):
+            raise _fail(f"@direction of term {term!r} must be 'ltr', 'rtl' or null")
+    if "@prefix" in value:
+        if not isinstance(value["@prefix"], bool) or ":" in term or "/" in term:
+            raise _fail(f"invalid @prefix on term {term!r}")
+        prefix = value["@prefix"]
+    nest = value.get("@nest")
+    definition = TermDef(
+        iri=iri,
+        type_mapping=type_mapping,
+        container=container,
+        context=value.get("@context", _UNSET),
+        protected=bool(value.get("@protected", protected)),
+        reverse=reverse,
+        language=language,
+        direction=direction,
+        prefix=prefix,
+        index=index,
+        nest=nest,
+    )
+    if previous is not None and previous.protected and not override_protected:
+        if not definition.same_as(previous):
+            raise _fail(f"protected term {term!r} cannot be redefined")
+        definition = previous
+    active.terms[term] = definition
+    defined[term] = True
+
+
+def expand_iri(
+    active: ActiveContext,
+    value: str | None,
+    *,
+    vocab: bool = False,
+    document_relative: bool = False,
+    local: dict[str, Any] | None = None,
+    defined: dict[str, bool] | None = None,
+    depth: int = 0,
+) -> str | None:
+    """IRI expansion (JSON-LD 1.1 API 5.2); relative results are returned unchanged."""
+    if value is None or value in KEYWORDS:
+        return value
+    if _KEYWORD_LIKE.match(value):
+        return None
+    if local is not None and defined is not None and value in local and not defined.get(value):
+        _create_term(active, local, value, defined, False, False, depth)
+    if vocab:
+        td = active.terms.get(value)
+        if td is not None:
+            return td.iri
+    if ":" in value[1:]:
+        pfx, suffix = value.split(":", 1)
+        if pfx == "_" or suffix.startswith("//"):
+            return value
+        if local is not None and defined is not None and pfx in local and not defined.get(pfx):
+            _create_term(active, local, pfx, defined, False, False, depth)
+        td = active.terms.get(pfx)
+        if td is not None and td.iri is not None and td.prefix:
+            return td.iri + suffix
+        if _SCHEME.match(value):
+            return value
+    if vocab and active.vocab is not None:
+        return active.vocab + value
+    return value
+
+
+def _is_absolute(iri: str) -> bool:
+    return iri.startswith("_:") or bool(_SCHEME.match(iri))
+
+
+# --------------------------------------------------------------------------------------
+# Expansion straight to RDF quads (Expansion 13.x + Deserialize JSON-LD to RDF)
+# --------------------------------------------------------------------------------------
+def _escape(text: str) -> str:
+    """Canonical N-Quads string escaping (as RDFC-1.0 requires)."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    return _NEEDS_ESCAPE.sub(_escape_char, text)
+
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+_ECHAR = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    return _ECHAR.get(ch) or f"\\u{ord(ch):04X}"
+
+
+def literal(value: str, datatype: str | None = None, language: str | None = None) -> str:
+    if language is not None:
+        return f'"{_escape(value)}"@{language}'
+    if datatype is None or datatype == _XSD_STRING:
+        return f'"{_escape(value)}"'
+    return f'"{_escape(value)}"^^<{datatype}>'
+
+
+def _double(value: float) -> str:
+    mantissa, exponent = f"{value:.15E}".split("E")
+    mantissa = mantissa.rstrip("0")
+    if mantissa.endswith("."):
+        mantissa += "0"
+    return f"{mantissa}E{int(exponent)}"
+
+
+class _Expander:
+    """One document's expansion run: blank node labelling, quad output, undefined terms."""
+
+    def __init__(self, max_quads: int) -> None:
+        self.quads: list[Quad] = []
+        self.undefined: list[str] = []
+        self._bnodes: dict[str, str] = {}
+        self._counter = 0
+        self._max_quads = max_quads
+
+    def bnode(self, label: str | None = None) -> str:
+        if label is not None:
+            found = self._bnodes.get(label)
+            if found is None:
+                found = self._bnodes[label] = f"_:b{self._counter}"
+                self._counter += 1
+            return found
+        name = f"_:b{self._counter}"
+        self._counter += 1
+        return name
+
+    def emit(self, s: str, p: str, o: str, g: str | None) -> None:
+        self.quads.append((s, p, o, g))
+        if len(self.quads) > self._max_quads:
+            raise _fail(f"document produces more than {self._max_quads} RDF statements")
+
+    def flag(self, what: str) -> None:
+        if what not in self.undefined:
+            self.undefined.append(what)
+
+    def iri_term(self, iri: str, where: str) -> str | None:
+        if iri.startswith("_:"):
+            return self.bnode(iri)
+        if not _SCHEME.match(iri):
+            self.flag(f"{where} (relative IRI {iri!r})")
+            return None
+        if any(c in iri for c in '<>"{}|^`\\ ') or any(ord(c) <= 0x20 for c in iri):
+            raise _fail(f"{where} is not a valid IRI: {iri!r}")
+        return f"<{iri}>"
+
+    # -- node objects ----------------------------------------------------------------
+    def node(
+        self,
+        element: dict[str, Any],
+        active: ActiveContext,
+        graph: str | None,
+        path: str,
+        prop_td: TermDef | None = None,
+        from_map: bool = False,
+    ) -> str | None:
+        """Expand one node object; emit its statements; return its subject term."""
+        if active.previous is not None and not from_map:
+            expanded_keys = [expand_iri(active, k, vocab=True) for k in element]
+            if "@value" not in expanded_keys and not (expanded_keys == ["@id"]):
+                active = active.previous
+        if prop_td is not None and prop_td.context is not _UNSET:
+            active = process_context(active, prop_td.context, override_protected=True)
+        if "@context" in element:
+            active = process_context(active, element["@context"])
+        type_scoped = active
+        type_keys = sorted(k for k in element if expand_iri(active, k, vocab=True) == "@type")
+        types: list[str] = []
+        for k in type_keys:
+            raw = element[k]
+            values = raw if isinstance(raw, list) else [raw]
+            for v in values:
+                if not isinstance(v, str):
+                    raise _fail(f"@type value at {path}.{k} must be a string")
+                types.append(v)
+        for t in sorted(set(types)):
+            td = type_scoped.terms.get(t)
+            if td is not None and td.context is not _UNSET:
+                active = process_context(active, td.context, propagate=False)
+        # value / list / set objects share the dict shape
+        keys = {k: expand_iri(active, k, vocab=True) for k in element}
+        kw = {v: k for k, v in keys.items() if v in KEYWORDS}
+        if "@value" in kw:
+            raise _fail(f"a value object at {path} cannot be a subject")
+        for unsupported in ("@included", "@nest"):
+            if unsupported in kw:
+                raise _fail(f"{unsupported} (at {path}) is not supported")
+        subject: str | None
+        if "@id" in kw:
+            raw_id = element[kw["@id"]]
+            if not isinstance(raw_id, str):
+                raise _fail(f"@id at {path} must be a string")
+            iri = expand_iri(active, raw_id, document_relative=True)
+            subject = self.iri_term(iri or raw_id, f"{path}.{kw['@id']}")
+            if subject is None:
+                subject = self.bnode()
+        else:
+            subject = self.bnode()
+        for t in types:
+            iri = expand_iri(type_scoped, t, vocab=True, document_relative=True)
+            if iri is None or not _is_absolute(iri):
+                self.flag(f"type {t!r} at {path}")
+                continue
+            term = self.iri_term(iri, f"type at {path}")
+            if term is not None:
+                self.emit(subject, RDF_TYPE, term, graph)
+        for key, value in element.items():
+            expanded = keys[key]
+            if expanded in ("@context", "@id", "@type", "@index"):
+                continue
+            here = f"{path}.{key}"
+            if expanded == "@graph":
+                only_graph = set(kw) <= {"@graph", "@context"} and len(element) == len(kw)
+                target = graph if only_graph and graph is None and path == "$" else subject
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, dict):
+                        self.node(item, active, target, here)
+                    elif item is not None:
+                        raise _fail(f"@graph at {here} must contain node objects")
+                continue
+            if expanded == "@reverse":
+                raise _fail(f"@reverse (at {here}) is not supported")
+            if expanded in ("@set", "@list", "@language", "@direction", "@json", "@none"):
+                raise _fail(f"unexpected keyword {expanded} at {here}")
+            if expanded is None or not _is_absolute(expanded):
+                self.flag(f"property {key!r} at {path}")
+                continue
+            td = active.terms.get(key)
+            if td is not None and td.nest is not None:
+                raise _fail(f"@nest (term {key!r}) is not supported")
+            if expanded.startswith("_:"):
+                raise _fail(f"property {key!r} at {path} expands to a blank node")
+            prop = f"<{expanded}>"
+            for obj in self.values(value, active, td, graph, here):
+                if td is not None and td.reverse:
+                    if obj.startswith('"'):
+                        raise _fail(f"reverse property {key!r} at {here} has a literal value")
+                    self.emit(obj, prop, subject, graph)
+                else:
+                    self.emit(subject, prop, obj, graph)
+        return subject
+
+    # -- property values -------------------------------------------------------------
+    def values(
+        self, value: Any, active: ActiveContext, td: TermDef | None, graph: str | None, path: str
+    ) -> list[str]:
+        container = td.container if td is not None else frozenset()
+        if td is not None and td.type_mapping == "@json":
+            return [literal(rfc8785.dumps(value).decode("utf-8"), _RDF_JSON)]
+        if td is not None and td.index is not None and "@index" in container:
+            raise _fail(f"property-valued index at {path} is not supported")
+        if isinstance(value, dict) and ("@id" in container or "@type" in container):
+            raise _fail(f"@id/@type maps (at {path}) are not supported")
+        if isinstance(value, dict) and "@language" in container:
+            out = []
+            for lang, strings in value.items():
+                for s in strings if isinstance(strings, list) else [strings]:
+                    if s is None:
+                        continue
+                    if not isinstance(s, str):
+                        raise _fail(f"language map value at {path}.{lang} must be a string")
+                    if expand_iri(active, lang, vocab=True) == "@none":
+                        out.append(literal(s))
+                    else:
+                        out.append(literal(s, language=lang.lower()))
+            return out
+        if isinstance(value, dict) and "@index" in container:
+            items: list[Any] = []
+            for v in value.values():
+                items.extend(v if isinstance(v, list) else [v])
+            value = items
+        if "@list" in container:
+            return [self.rdf_list(value if isinstance(value, list) else [value], active, td, graph, path)]
+        out = []
+        for item in self._flatten(value):
+            obj = self.item(item, active, td, graph, path)
+            if obj is not None:
+                out.append(obj)
+        return out
+
+    @staticmethod
+    def _flatten(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            return [value]
+        out: list[Any] = []
+        for v in value:
+            out.extend(_Expander._flatten(v))
+        return out
+
+    def item(
+        self, item: Any, active: ActiveContext, td: TermDef | None, graph: str | None, path: str
+    ) -> str | None:
+        if item is None:
+            return None
+        container = td.container if td is not None else frozenset()
+        if not isinstance(item, dict):
+            if td is not None and td.context is not _UNSET:
+                active = process_context(active, td.context, override_protected=True)
+            return self.scalar(item, active, td, path)
+        keys = {k: expand_iri(active, k, vocab=True) for k in item}
+        kws = set(keys.values())
+        if "@value" in kws:
+            return self.value_object(item, keys, active, path)
+        if "@list" in kws:
+            inner = item[next(k for k, v in keys.items() if v == "@list")]
+            if set(kws) - {"@list", "@index"}:
+                raise _fail(f"a list object at {path} has extra keys")
+            return self.rdf_list(inner if isinstance(inner, list) else [inner], active, td, graph, path)
+        if "@set" in kws:
+            raise _fail(f"@set objects (at {path}) are not supported")
+        if "@graph" in container and "@graph" not in kws:
+            name = self.bnode()
+            self.node(item, active, name, path, td)
+            return name
+        return self.node(item, active, graph, path, td)
+
+    def scalar(self, value: Any, active: ActiveContext, td: TermDef | None, path: str) -> str | None:
+        type_mapping = td.type_mapping if td is not None else None
+        if isinstance(value, str) and type_mapping in ("@id", "@vocab"):
+            iri = expand_iri(active, value, vocab=type_mapping == "@vocab", document_relative=True)
+            if iri is None:
+                self.flag(f"value {value!r} at {path}")
+                return None
+            return self.iri_term(iri, path)
+        datatype = type_mapping if type_mapping not in (None, "@id", "@vocab", "@none") else None
+        if isinstance(value, str):
+            if datatype is not None:
+                return literal(value, datatype)
+            language = td.language if td is not None and td.language is not _UNSET else active.language
+            if language is not None:
+                return literal(value, language=language.lower())
+            return literal(value)
+        return self.native(value, datatype, path)
+
+    def native(self, value: Any, datatype: str | None, path: str) -> str:
+        if isinstance(value, bool):
+            return literal("true" if value else "false", datatype or _XSD_BOOLEAN)
+        if isinstance(value, int):
+            if abs(value) >= 10**21 or datatype == _XSD_DOUBLE:
+                return literal(_double(float(value)), datatype or _XSD_DOUBLE)
+            return literal(str(value), datatype or _XSD_INTEGER)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise _fail(f"number at {path} is not finite")
+            if value.is_integer() and abs(value) < 1e21 and datatype != _XSD_DOUBLE:
+                return literal(str(int(value)), datatype or _XSD_INTEGER)
+            return literal(_double(value), datatype or _XSD_DOUBLE)
+        raise _fail(f"unsupported JSON value of type {type(value).__name__} at {path}")
+
+    def value_object(self, item: dict[str, Any], keys: dict[str, str | None], active: ActiveContext, path: str) -> str | None:
+        by_kw: dict[str, Any] = {}
+        for k, v in keys.items():
+            if v not in ("@value", "@type", "@language", "@direction", "@index", "@context"):
+                raise _fail(f"value object at {path} has an invalid key {k!r}")
+            by_kw[v] = item[k]  # type: ignore[index]
+        value = by_kw["@value"]
+        if value is None:
+            return None
+        if "@type" in by_kw:
+            if "@language" in by_kw or "@direction" in by_kw:
+                raise _fail(f"value object at {path} has both @type and @language/@direction")
+            t = by_kw["@type"]
+            if not isinstance(t, str):
+                raise _fail(f"@type of value object at {path} must be a string")
+            dt = expand_iri(active, t, vocab=True, document_relative=True)
+            if dt == "@json":
+                return literal(rfc8785.dumps(value).decode("utf-8"), _RDF_JSON)
+            if dt is None or not _SCHEME.match(dt):
+                self.flag(f"datatype {t!r} at {path}")
+                return None
+            if isinstance(value, str):
+                return literal(value, dt)
+            if isinstance(value, (dict, list)):
+                raise _fail(f"@value at {path} must be a scalar")
+            return self.native(value, dt, path)
+        if isinstance(value, (dict, list)):
+            raise _fail(f"@value at {path} must be a scalar")
+        if "@language" in by_kw:
+            lang = by_kw["@language"]
+            if not isinstance(value, str) or not isinstance(lang, str):
+                raise _fail(f"language-tagged value at {path} must be a string with a string @language")
+            return literal(value, language=lang.lower())
+        if isinstance(value, str):
+            return literal(value)
+        return self.native(value, None, path)
+
+    def rdf_list(
+        self, items: list[Any], active: ActiveContext, td: TermDef | None, graph: str | None, path: str
+    ) -> str:
+        objs: list[str] = []
+        for i, item in enumerate(items):
+            if isinstance(item, list):
+                raise _fail(f"lists of lists (at {path}[{i}]) are not supported")
+            obj = self.item(item, active, td, graph, f"{path}[{i}]")
+            if obj is not None:
+                objs.append(obj)
+        if not objs:
+            return RDF_NIL
+        head = self.bnode()
+        node = head
+        for i, obj in enumerate(objs):
+            self.emit(node, RDF_FIRST, obj, graph)
+            nxt = RDF_NIL if i == len(objs) - 1 else self.bnode()
+            self.emit(node, RDF_REST, nxt, graph)
+            node = nxt
+        return head
+
+
+@dataclass
+class Expansion:
+    quads: list[Quad]
+    undefined: list[str]
+
+
+def to_rdf(document: dict[str, Any], *, max_quads: int = 100_000) -> Expansion:
+    """Expand a compact JSON-LD document to RDF statements and list its undefined terms."""
+    if not isinstance(document, dict):
+        raise _fail("a JSON-LD document must be a JSON object")
+    run = _Expander(max_quads)
+    run.node(document, _EMPTY, None, "$")
+    seen: set[Quad] = set()
+    unique = [q for q in run.quads if not (q in seen or seen.add(q))]  # type: ignore[func-returns-value]
+    return Expansion(unique, run.undefined)
