@@ -64,7 +64,7 @@ def message_kind(message: DspMessage | Mapping[str, Any] | str) -> NegMessage:
     if isinstance(message, ContractNegotiationEventMessage):
         return NegMessage(f"{message.type}:{message.event_type}")
     if isinstance(message, DspMessage):
-        type_, event = message.model_fields["type"].default, None
+        type_, event = getattr(message, "type", None), None
     elif isinstance(message, Mapping):
         type_, event = message.get("@type"), message.get("eventType")
     else:

@@ -53,7 +53,7 @@ TABLE: TransitionTable[TransferState, TransferMessage] = TransitionTable(
 def message_kind(message: TransferMessage | DspMessage | Mapping[str, Any] | str) -> TransferMessage:
     """The table's kind for a message (model, normalised dict, or ``@type``)."""
     if isinstance(message, DspMessage):
-        type_ = message.model_fields["type"].default
+        type_ = getattr(message, "type", None)
     elif isinstance(message, Mapping):
         type_ = message.get("@type")
     else:
