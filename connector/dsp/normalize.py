@@ -17,20 +17,24 @@ message's ``@context`` and the well-known DSP / DCAT / DCT / ODRL namespaces are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from .errors import DSP_CONTEXT, MalformedMessage
 
-# Namespaces whose terms are the bare compact terms of the 2025-1 context.
-KNOWN_NAMESPACES: tuple[str, ...] = (
-    "https://w3id.org/dspace/2025/1/",
-    "https://w3id.org/dspace/2024/1/",
-    "https://w3id.org/dspace/v0.8/",
-    "http://www.w3.org/ns/dcat#",
-    "http://purl.org/dc/terms/",
-    "http://www.w3.org/ns/odrl/2/",
-)
+# Namespaces the 2025-1 context knows, with the prefix it declares for each (older DSP
+# namespaces map onto the 2025-1 one: same terms, same meaning).
+KNOWN_NAMESPACES: dict[str, str] = {
+    "https://w3id.org/dspace/2025/1/": "dspace",
+    "https://w3id.org/dspace/2024/1/": "dspace",
+    "https://w3id.org/dspace/v0.8/": "dspace",
+    "http://www.w3.org/ns/dcat#": "dcat",
+    "http://purl.org/dc/terms/": "dct",
+    "http://www.w3.org/ns/odrl/2/": "odrl",
+}
 
 DEFAULT_PREFIXES: dict[str, str] = {
     "dspace": "https://w3id.org/dspace/2025/1/",
@@ -83,10 +87,32 @@ def _prefixes_from_context(context: Any) -> dict[str, str]:
     return prefixes
 
 
-def compact_term(term: str, prefixes: Mapping[str, str] = DEFAULT_PREFIXES) -> str:
+def _context_terms(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "@context" or not key.startswith("@"):
+                if not key.startswith("@"):
+                    yield key
+                yield from _context_terms(value)
+
+
+@cache
+def defined_terms() -> frozenset[str]:
+    """Every term the packaged 2025-1 contexts define (``consumerPid``, ``permission``, ...)."""
+    folder = resources.files(__package__).joinpath("spec", "context")
+    terms: set[str] = set()
+    for name in ("dspace.jsonld", "odrl.jsonld"):
+        terms.update(_context_terms(json.loads(folder.joinpath(name).read_text(encoding="utf-8"))))
+    return frozenset(terms - set(DEFAULT_PREFIXES) - {"xsd"})
+
+
+def compact_term(term: str, prefixes: Mapping[str, str] = DEFAULT_PREFIXES, *, vocab: bool = False) -> str:
     """``dspace:consumerPid`` / ``https://w3id.org/dspace/v0.8/consumerPid`` -> ``consumerPid``.
 
-    Terms outside the known namespaces are returned unchanged.
+    A term of a known namespace that the 2025-1 context does not define keeps a prefix
+    (``http://purl.org/dc/terms/title`` -> ``dct:title``) so it still means the same IRI.
+    ``vocab`` is for values of ``@vocab``-typed properties (``action``, ``leftOperand``), which
+    the spec's examples write bare. Terms outside the known namespaces are unchanged.
     """
     if term.startswith("@"):
         return term
@@ -94,9 +120,12 @@ def compact_term(term: str, prefixes: Mapping[str, str] = DEFAULT_PREFIXES) -> s
     prefix, sep, local = term.partition(":")
     if sep and not local.startswith("//") and prefix in prefixes:
         iri = prefixes[prefix] + local
-    for namespace in KNOWN_NAMESPACES:
+    for namespace, short in KNOWN_NAMESPACES.items():
         if iri.startswith(namespace) and len(iri) > len(namespace):
-            return iri[len(namespace):]
+            local = iri[len(namespace):]
+            if vocab and short in ("odrl", "dspace"):
+                return local
+            return local if local in defined_terms() else f"{short}:{local}"
     return term
 
 
@@ -144,7 +173,7 @@ class _Normalizer:
             if isinstance(value, Mapping) and set(value) == {"@id"}:
                 value = value["@id"]
             if key in VOCAB_VALUED and isinstance(value, str):
-                value = compact_term(value, self.prefixes)
+                value = compact_term(value, self.prefixes, vocab=True)
         if key in SET_VALUED and value is not None and not isinstance(value, list):
             # DatasetRequestMessage.dataset is a single IRI; a catalog's dataset is a set.
             if not (key == "dataset" and isinstance(value, str)):
