@@ -1,0 +1,178 @@
+"""ODRL 2.2 information model (Set / Offer / Agreement, rules, constraints) as frozen pydantic models.
+
+All identifiers are stored as full IRIs (``leftOperand``, ``action``, ``target`` ...); operators are
+the ODRL short names. Collections are tuples so a policy is immutable and safe to share between
+requests; the engine caches its compiled form on the instance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
+
+from .vocab import CONFLICT_STRATEGIES, LOGICAL_OPERATORS, ODRL, OPERATORS
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class IRIValue(BaseModel):
+    """A rightOperand that names a resource (``{"@id": ...}``)."""
+
+    model_config = _FROZEN
+    id: str
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class LiteralValue(BaseModel):
+    """A rightOperand literal, kept as its lexical form plus optional datatype IRI or language."""
+
+    model_config = _FROZEN
+    value: str
+    datatype: str | None = None
+    language: str | None = None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+Value = Union[IRIValue, LiteralValue]
+
+
+class Constraint(BaseModel):
+    """An atomic constraint: leftOperand operator rightOperand (or rightOperandReference)."""
+
+    model_config = _FROZEN
+    uid: str | None = None
+    left_operand: str
+    operator: str
+    right_operand: tuple[Value, ...] = ()
+    right_operand_reference: str | None = None
+    unit: str | None = None
+    data_type: str | None = None
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, v: str) -> str:
+        if v not in OPERATORS:
+            raise ValueError(f"unknown ODRL operator {v!r}; expected one of {', '.join(OPERATORS)}")
+        return v
+
+
+class LogicalConstraint(BaseModel):
+    """and / or / xone / andSequence over operand constraints."""
+
+    model_config = _FROZEN
+    uid: str | None = None
+    operator: str
+    constraints: tuple["ConstraintNode", ...]
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, v: str) -> str:
+        if v not in LOGICAL_OPERATORS:
+            raise ValueError(f"unknown logical operator {v!r}")
+        return v
+
+
+ConstraintNode = Union[Constraint, LogicalConstraint]
+
+
+class Action(BaseModel):
+    """An action IRI, optionally narrowed by refinements."""
+
+    model_config = _FROZEN
+    iri: str
+    uid: str | None = None
+    refinements: tuple[ConstraintNode, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.iri[len(ODRL):] if self.iri.startswith(ODRL) else self.iri
+
+
+class _Rule(BaseModel):
+    model_config = _FROZEN
+    uid: str | None = None
+    actions: tuple[Action, ...] = ()
+    target: str | None = None
+    assigner: str | None = None
+    assignee: str | None = None
+    constraints: tuple[ConstraintNode, ...] = ()
+
+
+class Duty(_Rule):
+    """An obligation to perform an action; ``consequences`` apply if it is not fulfilled."""
+
+    consequences: tuple["Duty", ...] = ()
+
+
+class Permission(_Rule):
+    duties: tuple[Duty, ...] = ()
+
+
+class Prohibition(_Rule):
+    remedies: tuple[Duty, ...] = ()
+
+
+PolicyType = Literal["Set", "Offer", "Agreement"]
+
+
+class Policy(BaseModel):
+    """An ODRL policy. Policy-level target/assigner/assignee/actions are inherited by every rule."""
+
+    model_config = _FROZEN
+    uid: str | None = None
+    type: PolicyType = "Set"
+    profiles: tuple[str, ...] = ()
+    inherit_from: tuple[str, ...] = ()
+    conflict: str | None = None
+    target: str | None = None
+    assigner: str | None = None
+    assignee: str | None = None
+    actions: tuple[Action, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    prohibitions: tuple[Prohibition, ...] = ()
+    obligations: tuple[Duty, ...] = ()
+    _compiled: dict[Any, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("conflict")
+    @classmethod
+    def _known_conflict(cls, v: str | None) -> str | None:
+        if v is not None and v not in CONFLICT_STRATEGIES:
+            raise ValueError(f"unknown conflict strategy {v!r}; expected perm, prohibit or invalid")
+        return v
+
+    def rules(self) -> tuple[_Rule, ...]:
+        return (*self.permissions, *self.prohibitions, *self.obligations)
+
+
+LogicalConstraint.model_rebuild()
+Action.model_rebuild()
+Duty.model_rebuild()
+Permission.model_rebuild()
+Prohibition.model_rebuild()
+Policy.model_rebuild()
+
+
+def literal(value: Any, datatype: str | None = None) -> LiteralValue:
+    """Convenience for builders: a literal from a Python value."""
+    from .vocab import XSD
+
+    if isinstance(value, bool):
+        return LiteralValue(value="true" if value else "false", datatype=XSD + "boolean")
+    if isinstance(value, int):
+        return LiteralValue(value=str(value), datatype=datatype or XSD + "integer")
+    return LiteralValue(value=str(value), datatype=datatype)
+
+
+def iri(value: str) -> IRIValue:
+    return IRIValue(id=value)
+
+
+__all__ = [
+    "Action", "Constraint", "ConstraintNode", "Duty", "IRIValue", "LiteralValue", "LogicalConstraint",
+    "Permission", "Policy", "PolicyType", "Prohibition", "Value", "iri", "literal",
+]
