@@ -45,29 +45,36 @@ _ALGORITHMS = {
 # --------------------------------------------------------------------------------------
 def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
     """Refuse JSON values that are too deep, too large or not plain JSON, before any work."""
-    count = 0
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        count += 1
-        if count > max_nodes:
+    budget = [max_nodes]
+
+    def walk(value: Any, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
             raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
-        if isinstance(value, dict):
-            if depth > max_depth:
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
+        elif isinstance(value, dict):
+            if depth >= max_depth:
                 raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
             for k, v in value.items():
                 if not isinstance(k, str):
                     raise DocumentLimitError("document has a non-string object key")
-                stack.append((v, depth + 1))
+                if v.__class__ is not str:
+                    walk(v, depth + 1)
+                else:
+                    budget[0] -= 1
+                    if len(v) > MAX_STRING:
+                        raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
         elif isinstance(value, list):
-            if depth > max_depth:
+            if depth >= max_depth:
                 raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
-            stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, str):
-            if len(value) > MAX_STRING:
-                raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
+            for v in value:
+                walk(v, depth + 1)
         elif value is not None and not isinstance(value, (bool, int, float)):
             raise DocumentLimitError(f"document holds a non-JSON value of type {type(value).__name__}")
+
+    walk(obj, 0)
 
 
 # --------------------------------------------------------------------------------------

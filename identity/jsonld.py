@@ -50,6 +50,7 @@ _CONTEXT_KEYWORDS = frozenset(
 )
 _KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 _UNSET: Any = object()
 MAX_CONTEXT_DEPTH = 32
@@ -71,6 +72,18 @@ class TermDef:
     index: str | None = None
     nest: str | None = None
 
+    @property
+    def plain(self) -> bool:
+        """True when a string value under this term is a plain literal, whatever the context."""
+        return (
+            self.type_mapping is None
+            and not self.container
+            and self.context is _UNSET
+            and self.language is _UNSET
+            and self.direction is _UNSET
+            and not self.reverse
+        )
+
     def same_as(self, other: TermDef) -> bool:
         """Equality ignoring `protected`, as the protected-redefinition rule requires."""
         return replace(self, protected=False) == replace(other, protected=False)
@@ -84,7 +97,7 @@ class ActiveContext:
     direction: str | None = None
     previous: ActiveContext | None = None
     # cache of processed children: key -> ActiveContext
-    children: dict[Any, ActiveContext] = field(default_factory=dict, repr=False, compare=False)
+    children: dict[Any, tuple[Any, ActiveContext]] = field(default_factory=dict, repr=False, compare=False)
 
     def copy(self) -> ActiveContext:
         return ActiveContext(dict(self.terms), self.vocab, self.language, self.direction, self.previous)
@@ -103,7 +116,12 @@ def _fail(reason: str) -> ContextError:
 def _context_key(local: Any) -> Any:
     if isinstance(local, str) or local is None:
         return local
+    if isinstance(local, list) and all(isinstance(x, str) for x in local):
+        return tuple(local)
     return json.dumps(local, sort_keys=True, separators=(",", ":"))
+
+
+MAX_CACHED_CHILDREN = 256
 
 
 def process_context(
@@ -114,13 +132,27 @@ def process_context(
     propagate: bool = True,
     _depth: int = 0,
 ) -> ActiveContext:
-    """Apply a local context to an active one; results are cached on the active context."""
-    key = (_context_key(local), override_protected, propagate)
-    cached = active.children.get(key)
-    if cached is not None:
-        return cached
-    result = _process_context(active, local, override_protected, propagate, _depth)
-    active.children[key] = result
+    """Apply a local context to an active one; results are cached on the active context.
+
+    Two cache keys: the identity of the local context object (scoped contexts inside pinned
+    files are long-lived, so this is one dict lookup) and, failing that, its content.
+    The entry keeps the local object alive so its id cannot be reused while cached.
+    """
+    children = active.children
+    identity_key = (id(local), override_protected, propagate)
+    hit = children.get(identity_key)
+    if hit is not None and hit[0] is local:
+        return hit[1]
+    content_key = (_context_key(local), override_protected, propagate)
+    hit = children.get(content_key)
+    if hit is None:
+        result = _process_context(active, local, override_protected, propagate, _depth)
+        if len(children) < MAX_CACHED_CHILDREN:
+            children[content_key] = (local, result)
+    else:
+        result = hit[1]
+    if len(children) < MAX_CACHED_CHILDREN:
+        children[identity_key] = (local, result)
     return result
 
 
@@ -455,7 +487,7 @@ class _Expander:
         if not _SCHEME.match(iri):
             self.flag(f"{where} (relative IRI {iri!r})")
             return None
-        if any(c in iri for c in '<>"{}|^`\\ ') or any(ord(c) <= 0x20 for c in iri):
+        if _BAD_IRI_CHARS.search(iri):
             raise _fail(f"{where} is not a valid IRI: {iri!r}")
         return f"<{iri}>"
 
@@ -470,88 +502,47 @@ class _Expander:
         from_map: bool = False,
     ) -> str | None:
         """Expand one node object; emit its statements; return its subject term."""
-        if active.previous is not None and not from_map:
-            expanded_keys = [expand_iri(active, k, vocab=True) for k in element]
-            if "@value" not in expanded_keys and not (expanded_keys == ["@id"]):
-                active = active.previous
-        if prop_td is not None and prop_td.context is not _UNSET:
-            active = process_context(active, prop_td.context, override_protected=True)
-        if "@context" in element:
-            active = process_context(active, element["@context"])
-        type_scoped = active
-        type_keys = sorted(k for k in element if expand_iri(active, k, vocab=True) == "@type")
-        types: list[str] = []
-        for k in type_keys:
-            raw = element[k]
-            values = raw if isinstance(raw, list) else [raw]
-            for v in values:
-                if not isinstance(v, str):
-                    raise _fail(f"@type value at {path}.{k} must be a string")
-                types.append(v)
-        for t in sorted(set(types)):
-            td = type_scoped.terms.get(t)
-            if td is not None and td.context is not _UNSET:
-                active = process_context(active, td.context, propagate=False)
-        # value / list / set objects share the dict shape
-        keys = {k: expand_iri(active, k, vocab=True) for k in element}
-        kw = {v: k for k, v in keys.items() if v in KEYWORDS}
-        if "@value" in kw:
-            raise _fail(f"a value object at {path} cannot be a subject")
-        for unsupported in ("@included", "@nest"):
-            if unsupported in kw:
-                raise _fail(f"{unsupported} (at {path}) is not supported")
-        subject: str | None
-        if "@id" in kw:
-            raw_id = element[kw["@id"]]
+        plan = _node_plan(element, active, prop_td, from_map, path)
+        for t in plan.bad_types:
+            self.flag(f"type {t!r} at {path}")
+        subject: str | None = None
+        if plan.id_key is not None:
+            raw_id = element[plan.id_key]
             if not isinstance(raw_id, str):
                 raise _fail(f"@id at {path} must be a string")
-            iri = expand_iri(active, raw_id, document_relative=True)
-            subject = self.iri_term(iri or raw_id, f"{path}.{kw['@id']}")
-            if subject is None:
-                subject = self.bnode()
-        else:
+            iri = expand_iri(plan.active, raw_id, document_relative=True)
+            subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
+        if subject is None:
             subject = self.bnode()
-        for t in types:
-            iri = expand_iri(type_scoped, t, vocab=True, document_relative=True)
-            if iri is None or not _is_absolute(iri):
-                self.flag(f"type {t!r} at {path}")
-                continue
+        for iri in plan.type_iris:
             term = self.iri_term(iri, f"type at {path}")
             if term is not None:
                 self.emit(subject, RDF_TYPE, term, graph)
-        for key, value in element.items():
-            expanded = keys[key]
-            if expanded in ("@context", "@id", "@type", "@index"):
+        active = plan.active
+        for key, expanded, td in plan.props:
+            value = element[key]
+            if expanded is None:
+                self.flag(f"property {key!r} at {path}")
                 continue
             here = f"{path}.{key}"
             if expanded == "@graph":
-                only_graph = set(kw) <= {"@graph", "@context"} and len(element) == len(kw)
-                target = graph if only_graph and graph is None and path == "$" else subject
+                target = graph if plan.only_graph and graph is None and path == "$" else subject
                 for item in value if isinstance(value, list) else [value]:
                     if isinstance(item, dict):
                         self.node(item, active, target, here)
                     elif item is not None:
                         raise _fail(f"@graph at {here} must contain node objects")
                 continue
-            if expanded == "@reverse":
-                raise _fail(f"@reverse (at {here}) is not supported")
-            if expanded in ("@set", "@list", "@language", "@direction", "@json", "@none"):
-                raise _fail(f"unexpected keyword {expanded} at {here}")
-            if expanded is None or not _is_absolute(expanded):
-                self.flag(f"property {key!r} at {path}")
-                continue
-            td = active.terms.get(key)
-            if td is not None and td.nest is not None:
-                raise _fail(f"@nest (term {key!r}) is not supported")
-            if expanded.startswith("_:"):
-                raise _fail(f"property {key!r} at {path} expands to a blank node")
             prop = f"<{expanded}>"
-            for obj in self.values(value, active, td, graph, here):
-                if td is not None and td.reverse:
+            if td is not None and td.reverse:
+                for obj in self.values(value, active, td, graph, here):
                     if obj.startswith('"'):
                         raise _fail(f"reverse property {key!r} at {here} has a literal value")
                     self.emit(obj, prop, subject, graph)
-                else:
+            elif isinstance(value, str) and active.language is None and (td is None or td.plain):
+                self.emit(subject, prop, literal(value), graph)  # the common case, inlined
+            else:
+                for obj in self.values(value, active, td, graph, here):
                     self.emit(subject, prop, obj, graph)
         return subject
 
@@ -719,6 +710,107 @@ class _Expander:
             self.emit(node, RDF_REST, nxt, graph)
             node = nxt
         return head
+
+
+@dataclass
+class _NodePlan:
+    """What a node object's keys and types mean under one active context (cached)."""
+
+    active: ActiveContext
+    id_key: str | None
+    type_iris: list[str]
+    bad_types: list[str]
+    props: list[tuple[str, str | None, TermDef | None]]
+    only_graph: bool
+
+
+_PLANS: dict[Any, tuple[Any, ...]] = {}
+MAX_PLANS = 4096
+
+
+def _node_plan(
+    element: dict[str, Any], active: ActiveContext, prop_td: TermDef | None, from_map: bool, path: str
+) -> _NodePlan:
+    keys = tuple(element)
+    ctx = element.get("@context", _UNSET)
+    ctx_key = _context_key(ctx) if ctx is not _UNSET else _UNSET
+    k1 = (id(active), id(prop_td), from_map, keys, ctx_key)
+    hit = _PLANS.get(k1)
+    if hit is None or hit[0] is not active or hit[1] is not prop_td:
+        scoped = active
+        if scoped.previous is not None and not from_map:
+            expanded_keys = [expand_iri(scoped, k, vocab=True) for k in element]
+            if "@value" not in expanded_keys and expanded_keys != ["@id"]:
+                scoped = scoped.previous
+        if prop_td is not None and prop_td.context is not _UNSET:
+            scoped = process_context(scoped, prop_td.context, override_protected=True)
+        if ctx is not _UNSET:
+            scoped = process_context(scoped, ctx)
+        type_keys = tuple(sorted(k for k in element if expand_iri(scoped, k, vocab=True) == "@type"))
+        hit = (active, prop_td, scoped, type_keys)
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[k1] = hit
+    scoped, type_keys = hit[2], hit[3]
+    types: list[str] = []
+    for k in type_keys:
+        raw = element[k]
+        for v in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(v, str):
+                raise _fail(f"@type value at {path}.{k} must be a string")
+            types.append(v)
+    k2 = (id(hit), tuple(types))
+    plan_hit = _PLANS.get(k2)
+    if plan_hit is not None and plan_hit[0] is hit:
+        return plan_hit[1]  # type: ignore[no-any-return]
+    plan = _make_plan(element, scoped, types, path)
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[k2] = (hit, plan)
+    return plan
+
+
+def _make_plan(element: dict[str, Any], type_scoped: ActiveContext, types: list[str], path: str) -> _NodePlan:
+    active = type_scoped
+    for t in sorted(set(types)):
+        td = type_scoped.terms.get(t)
+        if td is not None and td.context is not _UNSET:
+            active = process_context(active, td.context, propagate=False)
+    keys = {k: expand_iri(active, k, vocab=True) for k in element}
+    kw = {v: k for k, v in keys.items() if v in KEYWORDS}
+    if "@value" in kw:
+        raise _fail(f"a value object at {path} cannot be a subject")
+    for unsupported in ("@included", "@nest", "@reverse"):
+        if unsupported in kw:
+            raise _fail(f"{unsupported} (at {path}) is not supported")
+    type_iris: list[str] = []
+    bad_types: list[str] = []
+    for t in types:
+        iri = expand_iri(type_scoped, t, vocab=True, document_relative=True)
+        if iri is None or not _is_absolute(iri):
+            bad_types.append(t)
+        else:
+            type_iris.append(iri)
+    props: list[tuple[str, str | None, TermDef | None]] = []
+    for key, expanded in keys.items():
+        if expanded in ("@context", "@id", "@type", "@index"):
+            continue
+        if expanded in ("@set", "@list", "@language", "@direction", "@json", "@none", "@value"):
+            raise _fail(f"unexpected keyword {expanded} at {path}.{key}")
+        td = active.terms.get(key)
+        if expanded == "@graph":
+            props.append((key, expanded, td))
+            continue
+        if expanded is None or not _is_absolute(expanded):
+            props.append((key, None, td))
+            continue
+        if td is not None and td.nest is not None:
+            raise _fail(f"@nest (term {key!r}) is not supported")
+        if expanded.startswith("_:"):
+            raise _fail(f"property {key!r} at {path} expands to a blank node")
+        props.append((key, expanded, td))
+    only_graph = set(kw) <= {"@graph", "@context"} and len(element) == len(kw)
+    return _NodePlan(active, kw.get("@id"), type_iris, bad_types, props, only_graph)
 
 
 @dataclass
