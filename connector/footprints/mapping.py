@@ -30,8 +30,8 @@ v2.3 -> v3.0 (`to_v3`)
   specVersion becomes "3.0.0".
 
 v3.0 -> v2.3 (`to_v2`)
-  the inverse renames; productCategoryCpc from the un-cpc classification (or
-  `cpc_fallback`), characterizationFactors = the newest of AR6/AR5 listed,
+  the inverse renames; productClassifications kept (v2.3 has it);
+  productCategoryCpc from the un-cpc classification (or `cpc_fallback`), characterizationFactors = the newest of AR6/AR5 listed,
   crossSectoralStandardsUsed from crossSectoralStandards where an equivalent
   exists (both are emitted), landManagementGhgEmissions =
   landManagementBiogenicCO2Emissions + landManagementFossilGhgEmissions,
@@ -236,9 +236,8 @@ def to_v2(pf_v3: dict[str, Any] | ProductFootprintV3, *, version: int = 0, cpc_f
         )
     else:
         out["productCategoryCpc"] = cpc
-    remaining = [c for c in classifications if c != CPC_URN_PREFIX + (cpc or "")]
-    if remaining:
-        out["productClassifications"] = remaining
+    if classifications:
+        out["productClassifications"] = classifications  # v2.3 defines it too
     out["comment"] = src.get("comment", "")
 
     unit = pcf["declaredUnitOfMeasurement"]
