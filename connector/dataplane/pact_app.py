@@ -1,0 +1,492 @@
+"""The PACT API host (Tech Specs v2.3 and v3.0) as a mountable aiohttp sub-application.
+
+Routes, relative to where it is mounted::
+
+    POST /auth/token                          OAuth2 client credentials (RFC 6749 4.4)
+    GET  /.well-known/openid-configuration    discovery of the token endpoint
+    GET  /.well-known/jwks.json               token verification keys (EdDSA tokens only)
+    GET  /{2,3}/footprints                    ListFootprints (v2 $filter, v3 filters, paging)
+    GET  /{2,3}/footprints/{id}               GetFootprint
+    GET  /{2,3}/footprints/{id}/credential    the footprint as a signed VC (with a signer)
+    POST /{2,3}/events                        CloudEvents: RequestCreated/Fulfilled/Rejected, Published
+
+Footprints as VCs: ``?format=vc`` or ``Accept: application/vc+ld+json`` returns each
+footprint in ``data`` as a signed VC, for tokens whose scope allows it
+(``footprint:vc``, or an EDR for an agreement with signed delivery, where VC is the
+default and ``?format=json`` asks for plain PACT JSON). Plain JSON responses carry
+``Content-Digest``, a ``JWS-Signature`` header when a body key is configured, and on
+GetFootprint a ``Link`` to the credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+
+from .auth import SCOPE_EVENTS, SCOPE_LIST, SCOPE_READ, SCOPE_VC, PactAuth, Principal
+from .cloudevents import EventKind, PactEvent, build_event, check_content_type, fragment_matches, parse_event
+from .cursor import Cursor, CursorCodec
+from .delivery import DeliveryResult, EventSender, Partner, PartnerDirectory, StaticPartners
+from .errors import ApiVersion, ErrorKind, PactError, bad_request, not_implemented
+from .filters_v2 import parse_filter
+from .filters_v3 import V3Criteria
+from .oauth import add_oauth_routes
+from .signing import (
+    SIGNATURE_HEADER,
+    VC_MEDIA_TYPE,
+    CredentialRenderer,
+    DetachedJws,
+    RenderCache,
+    Signer,
+    cache_key,
+    content_digest,
+    dumps,
+)
+from .source import Footprint, FootprintSource
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PAGE = 1000
+MAX_REQUEST_MATCHES = 1000
+
+
+class EventHandler(Protocol):
+    """Receives every accepted inbound event (after checks), e.g. to store fulfilled
+    footprints or record a Published notification. Raise PactError to refuse one."""
+
+    async def handle(self, event: PactEvent, principal: Principal) -> None: ...
+
+
+Mapper = Callable[[Footprint], Footprint]
+
+
+def _default_to_v3(fp: Footprint) -> Footprint:
+    from connector.footprints import to_v3
+
+    return to_v3(fp)
+
+
+class PactHost:
+    """Everything behind the routes; reachable from the app as ``app[PACT_HOST]``."""
+
+    def __init__(
+        self,
+        source: FootprintSource,
+        auth: PactAuth,
+        *,
+        events: EventHandler | None,
+        partners: PartnerDirectory | None,
+        signer: Signer | None,
+        body_signer: DetachedJws | None,
+        cursors: CursorCodec,
+        to_v3: Mapper,
+        max_page: int,
+        base_url_from_request: bool,
+        public_base_url: str | None,
+        session: aiohttp.ClientSession | None,
+        delivery_attempts: int,
+        delivery_base_delay: float,
+        v3_cache_size: int,
+        vc_cache_size: int,
+    ) -> None:
+        self.source, self.auth, self.events = source, auth, events
+        self.partners = partners or StaticPartners()
+        self.renderer = CredentialRenderer(signer, maxsize=vc_cache_size, cache=vc_cache_size > 0) if signer else None
+        self.body_signer = body_signer
+        self.cursors = cursors
+        self.to_v3 = to_v3
+        self.max_page = max_page
+        self.base_url_from_request = base_url_from_request
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.v3_cache = RenderCache(v3_cache_size) if v3_cache_size > 0 else None
+        self._session = session
+        self._own_session = session is None
+        self.sender: EventSender | None = None
+        self._delivery = (delivery_attempts, delivery_base_delay)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.deliveries: deque[DeliveryResult] = deque(maxlen=1000)
+        self._seen_base: str | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=5))
+        attempts, delay = self._delivery
+        self.sender = EventSender(self._session, attempts=attempts, base_delay=delay)
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for background deliveries (used by tests and orderly shutdowns)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    # ---- addressing ------------------------------------------------------------------
+
+    def base_url(self, request: web.Request, relative: str) -> str:
+        """This API's root URL as the caller reached it (Host header and scheme)."""
+        if not self.base_url_from_request and self.public_base_url:
+            return self.public_base_url
+        path = request.path
+        prefix = path[: len(path) - len(relative)] if relative and path.endswith(relative) else ""
+        base = f"{request.scheme}://{request.host}{prefix}".rstrip("/")
+        self._seen_base = base
+        return base
+
+    def event_source(self, version: ApiVersion) -> str:
+        base = self.public_base_url or self._seen_base or ""
+        return f"{base}/{version}/events"
+
+    # ---- rendering -------------------------------------------------------------------
+
+    def as_version(self, version: ApiVersion, fp: Footprint) -> Footprint | None:
+        if version == "2":
+            return fp
+        try:
+            return self.to_v3(fp)
+        except Exception as exc:  # noqa: BLE001 - a footprint v3 cannot express is skipped, not a 500
+            log.warning("footprint %s has no v3 form: %s", fp.get("id"), exc)
+            return None
+
+    def render_plain(self, version: ApiVersion, fp: Footprint) -> bytes | None:
+        if version == "2":
+            return dumps(fp)
+        key = cache_key(version, fp)
+        if self.v3_cache is not None and (hit := self.v3_cache.get(key)) is not None:
+            return hit
+        mapped = self.as_version(version, fp)
+        if mapped is None:
+            return None
+        rendered = dumps(mapped)
+        if self.v3_cache is not None:
+            self.v3_cache.put(key, rendered)
+        return rendered
+
+    async def render(self, version: ApiVersion, fmt: str, fp: Footprint) -> bytes | None:
+        if fmt == "json":
+            return self.render_plain(version, fp)
+        assert self.renderer is not None
+        key = cache_key(version, fp)
+        cache = self.renderer.cache
+        if cache is not None and (hit := cache.get(key)) is not None:
+            return hit
+        body = self.as_version(version, fp)
+        if body is None:
+            return None
+        return await self.renderer.render(version, fp, body)
+
+    def choose_format(self, request: web.Request, principal: Principal, requested: str | None = None) -> str:
+        asked = requested or request.query.get("format")
+        if asked is None and VC_MEDIA_TYPE in request.headers.get("Accept", ""):
+            asked = "vc"
+        if asked is None:
+            return "vc" if principal.signed_delivery and self.renderer is not None else "json"
+        if asked not in ("json", "vc"):
+            raise bad_request(f"format must be 'json' or 'vc', got {asked!r}")
+        if asked == "vc":
+            if self.renderer is None:
+                raise not_implemented("this host does not deliver footprints as verifiable credentials")
+            if not (principal.signed_delivery or SCOPE_VC in principal.scopes):
+                raise PactError(ErrorKind.ACCESS_DENIED, f"token lacks scope {SCOPE_VC!r} for signed delivery")
+        return asked
+
+    def respond_json(self, body: bytes, *, headers: dict[str, str] | None = None) -> web.Response:
+        out = {"Content-Digest": content_digest(body)}
+        if self.body_signer is not None:
+            out[SIGNATURE_HEADER] = self.body_signer.sign(body)
+        if headers:
+            out.update(headers)
+        return web.Response(body=body, content_type="application/json", charset="utf-8", headers=out)
+
+    # ---- events out ------------------------------------------------------------------
+
+    async def answer_request(self, event: PactEvent, principal: Principal, partner: Partner, source: str) -> DeliveryResult:
+        """Find what a RequestCreated event asks for and send Fulfilled or Rejected."""
+        version = event.version
+        fragment = event.data.get("pf") if isinstance(event.data.get("pf"), dict) else None
+        criteria = V3Criteria.from_event_data({k: v for k, v in event.data.items() if k != "pf"}) if version == "3" else V3Criteria()
+
+        def wanted(fp: Footprint) -> bool:
+            return (fragment is None or fragment_matches(fragment, fp)) and criteria.matches(fp)
+
+        found: list[Footprint] = []
+        after: str | None = None
+        while len(found) < MAX_REQUEST_MATCHES:
+            batch = await self.source.page(after=after, limit=200, where=wanted, ids=principal.footprint_ids)
+            for fp in batch:
+                mapped = self.as_version(version, fp)
+                if mapped is not None:
+                    found.append(mapped)
+            if len(batch) < 200:
+                break
+            after = batch[-1]["id"]
+        if found:
+            data: dict[str, Any] = {"requestEventId": event.id, "pfs": found[:MAX_REQUEST_MATCHES]}
+            reply = build_event(version, EventKind.REQUEST_FULFILLED, source, data)
+        else:
+            error = {"code": "NotFound", "message": "no footprint matches the request's criteria"}
+            reply = build_event(version, EventKind.REQUEST_REJECTED, source, {"requestEventId": event.id, "error": error})
+        assert self.sender is not None
+        result = await self.sender.deliver(partner, version, reply)
+        self.deliveries.append(result)
+        return result
+
+    async def publish(self, footprint_ids: Iterable[str], versions: Iterable[ApiVersion] = ("2", "3")) -> list[DeliveryResult]:
+        """Notify subscribed partners that these footprints were published or changed."""
+        ids = list(dict.fromkeys(footprint_ids))
+        if not ids or self.sender is None:
+            return []
+        jobs = []
+        for version in versions:
+            event_source = self.event_source(version)
+            for partner in self.partners.subscribers(version):
+                event = build_event(version, EventKind.PUBLISHED, event_source, {"pfIds": ids})
+                jobs.append(self.sender.deliver(partner, version, event))
+        results = list(await asyncio.gather(*jobs))
+        self.deliveries.extend(results)
+        return results
+
+
+PACT_HOST = web.AppKey("pact_host", PactHost)
+
+
+_VERSIONED = re.compile(r"/([23])/(?:footprints|events)(?:/|$)")
+
+
+def _version_of(request: web.Request) -> ApiVersion:
+    match = _VERSIONED.search(request.path)
+    return "3" if match and match.group(1) == "3" else "2"
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except PactError as exc:
+        return exc.response(_version_of(request))
+    except web.HTTPNotFound:
+        return PactError(ErrorKind.NOT_FOUND if "/footprints/" in request.path else ErrorKind.BAD_REQUEST,
+                         f"no such resource: {request.path}").response(_version_of(request))
+    except web.HTTPMethodNotAllowed as exc:
+        resp = PactError(ErrorKind.BAD_REQUEST, f"method {request.method} not allowed here").response(_version_of(request))
+        resp.set_status(405)
+        resp.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+        return resp
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("internal error serving %s %s (ref %s)", request.method, request.path, ref)
+        return PactError(ErrorKind.INTERNAL, f"internal error (reference {ref})").response(_version_of(request))
+
+
+async def _principal(request: web.Request, host: PactHost) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise bad_request("missing Authorization: Bearer <access token>")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise bad_request("Authorization must be 'Bearer <access token>'")
+    return await host.auth.authenticate(token.strip())
+
+
+def _parse_limit(raw: str | None, max_page: int) -> int:
+    if raw is None or raw == "":
+        return max_page
+    if not raw.isdigit() or len(raw) > 30:
+        raise bad_request(f"limit must be a positive integer, got {raw[:40]!r}")
+    value = int(raw)
+    if value < 1:
+        raise bad_request("limit must be at least 1")
+    return min(value, max_page)  # the host MAY return fewer; the Link header gives the rest
+
+
+def _routes(version: ApiVersion) -> list[web.RouteDef]:
+    async def list_footprints(request: web.Request) -> web.StreamResponse:
+        host = request.app[PACT_HOST]
+        principal = await _principal(request, host)
+        principal.require(SCOPE_LIST)
+        token = request.query.get("cursor")
+        if token is not None:
+            cur = host.cursors.decode(token, version=version)
+            limit = _parse_limit(request.query.get("limit"), host.max_page) if "limit" in request.query else cur.limit
+            query, after, fmt = cur.query, cur.after, host.choose_format(request, principal, cur.fmt)
+        else:
+            limit = _parse_limit(request.query.get("limit"), host.max_page)
+            after, fmt = None, host.choose_format(request, principal)
+            if version == "2":
+                query = request.query.get("$filter", "")
+            else:
+                query = V3Criteria.from_query(request.query).to_pairs()
+        if version == "2":
+            where = parse_filter(query)
+        else:
+            criteria = V3Criteria.from_pairs(query)
+            where = criteria.matches if criteria else None
+        items = await host.source.page(after=after, limit=limit + 1, where=where, ids=principal.footprint_ids)
+        more = len(items) > limit
+        items = items[:limit]
+        parts = [r for fp in items if (r := await host.render(version, fmt, fp)) is not None]
+        body = b'{"data":[' + b",".join(parts) + b"]}"
+        headers = {}
+        if more and items:
+            next_cursor = host.cursors.encode(Cursor(version, items[-1]["id"], limit, query, fmt))
+            base = host.base_url(request, f"/{version}/footprints")
+            url = request.url.with_query({"limit": str(limit), "cursor": next_cursor})
+            link = f"{base}/{version}/footprints?{url.raw_query_string}"
+            headers["Link"] = f'<{link}>; rel="next"'
+        return host.respond_json(body, headers=headers)
+
+    async def _load(request: web.Request, host: PactHost, principal: Principal) -> Footprint:
+        fid = request.match_info["id"]
+        fp = await host.source.get(fid) if len(fid) <= 200 else None
+        if fp is None:
+            raise PactError(ErrorKind.NOT_FOUND, f"no footprint with id {fid[:80]!r}")
+        if not principal.may_read(fid):
+            raise PactError(ErrorKind.ACCESS_DENIED, "this token does not grant access to that footprint")
+        return fp
+
+    async def get_footprint(request: web.Request) -> web.StreamResponse:
+        host = request.app[PACT_HOST]
+        principal = await _principal(request, host)
+        principal.require(SCOPE_READ)
+        fp = await _load(request, host, principal)
+        fmt = host.choose_format(request, principal)
+        rendered = await host.render(version, fmt, fp)
+        if rendered is None:
+            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp['id']} cannot be represented in the v{version} data model")
+        headers = {}
+        if host.renderer is not None:
+            base = host.base_url(request, f"/{version}/footprints/{fp['id']}")
+            headers["Link"] = f'<{base}/{version}/footprints/{fp["id"]}/credential>; rel="alternate"; type="{VC_MEDIA_TYPE}"'
+        return host.respond_json(b'{"data":' + rendered + b"}", headers=headers)
+
+    async def get_credential(request: web.Request) -> web.StreamResponse:
+        host = request.app[PACT_HOST]
+        principal = await _principal(request, host)
+        principal.require(SCOPE_READ)
+        fp = await _load(request, host, principal)
+        host.choose_format(request, principal, "vc")
+        rendered = await host.render(version, "vc", fp)
+        if rendered is None:
+            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp['id']} cannot be represented in the v{version} data model")
+        return web.Response(body=rendered, content_type=VC_MEDIA_TYPE, headers={"Content-Digest": content_digest(rendered)})
+
+    async def post_event(request: web.Request) -> web.StreamResponse:
+        host = request.app[PACT_HOST]
+        principal = await _principal(request, host)
+        principal.require(SCOPE_EVENTS)
+        check_content_type(request.content_type)
+        event = parse_event(await request.read(), version)
+        if event.kind is EventKind.REQUEST_CREATED:
+            partner = host.partners.for_request(event.source, principal.subject)
+            if partner is None:
+                raise bad_request(
+                    f"cannot answer: no events endpoint is configured for requester {principal.subject!r} "
+                    f"or source {event.source[:100]!r}"
+                )
+            if host.events is not None:
+                await host.events.handle(event, principal)
+            source = f"{host.base_url(request, f'/{version}/events')}/{version}/events"
+            host.spawn(host.answer_request(event, principal, partner, source))
+        elif host.events is not None:
+            await host.events.handle(event, principal)
+        else:
+            log.info("accepted %s event %s from %s (no handler)", event.kind.value, event.id, principal.subject)
+        return web.Response(status=200)
+
+    prefix = f"/{version}"
+    return [
+        web.get(f"{prefix}/footprints", list_footprints, allow_head=False),
+        web.get(f"{prefix}/footprints/", list_footprints, allow_head=False),
+        web.get(f"{prefix}/footprints/{{id}}", get_footprint, allow_head=False),
+        web.get(f"{prefix}/footprints/{{id}}/credential", get_credential, allow_head=False),
+        web.post(f"{prefix}/events", post_event),
+    ]
+
+
+def create_pact_app(
+    source: FootprintSource,
+    auth: PactAuth,
+    *,
+    events: EventHandler | None = None,
+    base_url_from_request: bool = True,
+    public_base_url: str | None = None,
+    partners: PartnerDirectory | None = None,
+    signer: Signer | None = None,
+    body_signer: DetachedJws | None = None,
+    cursor_key: bytes | None = None,
+    cursor_ttl: float = 3600.0,
+    to_v3: Mapper | None = None,
+    max_page: int = DEFAULT_MAX_PAGE,
+    session: aiohttp.ClientSession | None = None,
+    delivery_attempts: int = 5,
+    delivery_base_delay: float = 0.5,
+    v3_cache_size: int = 5_000,
+    vc_cache_size: int = 20_000,
+) -> web.Application:
+    """A PACT v2.3 + v3.0 host, mountable (``app.add_subapp('/api/pact', ...)``) or standalone.
+
+    ``auth`` validates bearer tokens; if it can also issue them (``issue_token``, e.g.
+    :class:`~connector.dataplane.auth.ClientCredentialsAuth`) the app serves
+    ``/auth/token`` and OpenID discovery. ``partners`` says where RequestCreated answers
+    and Published notifications go. ``cursor_key`` must be shared by replicas behind one
+    load balancer so pagination links work on any of them.
+    """
+    if not base_url_from_request and not public_base_url:
+        raise ValueError("public_base_url is required when base_url_from_request is False")
+    host = PactHost(
+        source,
+        auth,
+        events=events,
+        partners=partners,
+        signer=signer,
+        body_signer=body_signer,
+        cursors=CursorCodec(cursor_key, ttl=cursor_ttl),
+        to_v3=to_v3 or _default_to_v3,
+        max_page=max_page,
+        base_url_from_request=base_url_from_request,
+        public_base_url=public_base_url,
+        session=session,
+        delivery_attempts=delivery_attempts,
+        delivery_base_delay=delivery_base_delay,
+        v3_cache_size=v3_cache_size,
+        vc_cache_size=vc_cache_size,
+    )
+    app = web.Application(middlewares=[_errors])
+    app[PACT_HOST] = host
+
+    async def lifecycle(_: web.Application) -> Any:
+        await host.start()
+        yield
+        await host.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    add_oauth_routes(app, auth)
+    for version in ("2", "3"):
+        app.add_routes(_routes(version))  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,124 @@
+"""Signed delivery: footprints as Verifiable Credentials, and signatures over plain JSON.
+
+A :data:`Signer` turns a footprint into a signed VC (the connector passes one built on
+``identity.proofs.add_proof`` with the provider's DID key). Signing is the expensive
+part of serving a page, so rendered credentials are cached by footprint id + version +
+last update: a footprint is signed once per change, not once per request.
+
+Plain PACT JSON responses carry ``Content-Digest`` (RFC 9530) and, with a
+:class:`DetachedJws` configured, a JWS over the exact body bytes (RFC 7515 detached
+payload, RFC 7797 ``b64: false``) in the ``JWS-Signature`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+Signer = Callable[[dict[str, Any]], "dict[str, Any] | Awaitable[dict[str, Any]]"]
+VC_MEDIA_TYPE = "application/vc+ld+json"
+SIGNATURE_HEADER = "JWS-Signature"
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def cache_key(api_version: str, footprint_v2: dict[str, Any]) -> tuple[str, str, Any, Any]:
+    """Identity of one rendering of a footprint: changes whenever the footprint does."""
+    return (api_version, footprint_v2["id"], footprint_v2.get("version"), footprint_v2.get("updated"))
+
+
+class RenderCache:
+    """A bounded LRU of rendered (serialised) documents."""
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple) -> bytes | None:
+        value = self._items.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: tuple, value: bytes) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class CredentialRenderer:
+    """Signs footprints into VCs through ``signer``, caching the serialised result."""
+
+    def __init__(self, signer: Signer, *, maxsize: int = 20_000, cache: bool = True) -> None:
+        self._signer = signer
+        self.cache = RenderCache(maxsize) if cache else None
+
+    async def render(self, api_version: str, footprint_v2: dict[str, Any], body: dict[str, Any]) -> bytes:
+        """The VC for ``body`` (the footprint as served in ``api_version``), serialised."""
+        key = cache_key(api_version, footprint_v2)
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            return hit
+        signed = self._signer(body)
+        if inspect.isawaitable(signed):
+            signed = await signed
+        rendered = dumps(signed)
+        if self.cache is not None:
+            self.cache.put(key, rendered)
+        return rendered
+
+
+def content_digest(body: bytes) -> str:
+    """RFC 9530 ``Content-Digest`` value for ``body``."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+
+
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class DetachedJws:
+    """EdDSA JWS with a detached, unencoded payload: ``<header>..<signature>``."""
+
+    def __init__(self, private_key: Ed25519PrivateKey, kid: str) -> None:
+        self._key = private_key
+        self.kid = kid
+        header = {"alg": "EdDSA", "b64": False, "crit": ["b64"], "kid": kid}
+        self._header = _b64u(json.dumps(header, separators=(",", ":")).encode())
+
+    def sign(self, body: bytes) -> str:
+        signature = self._key.sign(self._header.encode("ascii") + b"." + body)
+        return f"{self._header}..{_b64u(signature)}"
+
+
+def verify_detached_jws(value: str, body: bytes, public_key: Ed25519PublicKey) -> bool:
+    """Check a ``JWS-Signature`` header value against the response body."""
+    try:
+        header_b64, empty, sig_b64 = value.split(".")
+        if empty:
+            return False
+        header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
+        if header.get("alg") != "EdDSA" or header.get("b64") is not False or "b64" not in header.get("crit", []):
+            return False
+        signature = base64.urlsafe_b64decode(sig_b64 + "=" * (-len(sig_b64) % 4))
+        public_key.verify(signature, header_b64.encode("ascii") + b"." + body)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not a valid signature"
+        return False
