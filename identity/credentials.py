@@ -357,14 +357,6 @@ async def _prefetch(resolver: DidResolver, vms: Sequence[str]) -> str | None:
     return None
 
 
-def _proof_result_entries(result: Any) -> list[Any]:
-    for name in ("results", "proofs", "per_proof"):
-        entries = getattr(result, name, None)
-        if isinstance(entries, (list, tuple)):
-            return list(entries)
-    return []
-
-
 async def _verify_di(
     document: dict[str, Any], owner: str, resolver: DidResolver, *, purpose: str, relationship: str,
     now: datetime, challenge: str | None, domain: str | None, outcome: CredentialVerification, role: str,
@@ -394,10 +386,9 @@ async def _verify_di(
         outcome.checks.append(Check("issuer-key", True))
         outcome.checks.append(Check("proof", True))
         return
-    reasons = [f"{getattr(r, 'verification_method', '?')}: {r.reason}" for r in _proof_result_entries(result)
-               if getattr(r, "reason", None)]
-    reason = "; ".join(reasons) or str(getattr(result, "reason", "proof did not verify"))
-    key_problem = any(w in reason for w in ("not listed under", "does not belong", "no verification method", "cannot resolve"))
+    reasons = [f"proof by {r.verification_method}: {r.reason}" for r in result.proofs if not r.ok and r.reason]
+    reason = "; ".join(reasons) or result.reason or "proof did not verify"
+    key_problem = "cannot resolve verification method" in reason
     outcome.checks.append(Check("issuer-key", not key_problem, reason if key_problem else ""))
     outcome.checks.append(Check("proof", False, reason))
 
@@ -420,18 +411,18 @@ async def verify_credential(
     if isinstance(credential, str):
         return await _verify_vc_jwt(credential, resolver, now)
     outcome = CredentialVerification(credential if isinstance(credential, dict) else None, "di")
+    if isinstance(credential, dict) and "EnvelopedVerifiableCredential" in _as_list(credential.get("type")):
+        try:
+            _, token = unenvelope(credential)
+        except JoseError as exc:
+            outcome.checks.append(Check("shape", False, str(exc)))
+            return outcome
+        return await _verify_vc_jwt(token, resolver, now)
     try:
         vc = parse_credential(credential)
     except CredentialError as exc:
         outcome.checks.append(Check("shape", False, str(exc)))
         return outcome
-    if "EnvelopedVerifiableCredential" in vc.type:
-        try:
-            _, token = unenvelope(credential)  # type: ignore[arg-type]
-        except JoseError as exc:
-            outcome.checks.append(Check("shape", False, str(exc)))
-            return outcome
-        return await _verify_vc_jwt(token, resolver, now)
     outcome.checks.append(Check("shape", True))
     await _verify_di(
         credential, vc.issuer_id, resolver, purpose="assertionMethod", relationship="assertionMethod",  # type: ignore[arg-type]
