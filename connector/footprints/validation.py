@@ -72,12 +72,16 @@ def detect_version(doc: Any) -> PactVersion | None:
     return None
 
 
+_UNION_TAGS = frozenset({"int", "float", "str", "bool", "none", "dict", "list"})
+
+
 def _loc(parts: tuple[Any, ...]) -> str:
+    """A property path; pydantic's union-branch and validator tags are dropped."""
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and part.startswith(("function-after", "function-wrap", "list[", "union[")):
+        elif isinstance(part, str) and (part in _UNION_TAGS or "[" in part or part.startswith("function-")):
             continue
         else:
             out += ("." if out else "") + str(part)
@@ -85,15 +89,21 @@ def _loc(parts: tuple[Any, ...]) -> str:
 
 
 def pydantic_reasons(exc: ValidationError) -> list[str]:
-    """One human-readable line per failure, naming the property path."""
-    reasons = []
+    """One human-readable line per failed property (union branches merged)."""
+    by_place: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False):
-        where = _loc(tuple(err["loc"]))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "required property is missing"
-        reasons.append(f"{where}: {message}" if where else message)
-    return list(dict.fromkeys(reasons))
+        messages = by_place.setdefault(_loc(tuple(err["loc"])), [])
+        if message not in messages:
+            messages.append(message)
+    reasons = []
+    for where, msgs in by_place.items():
+        # "Input should be a valid integer" + "... a valid number" -> one sentence.
+        text = msgs[0] + "".join(" or " + m.removeprefix("Input should be ") for m in msgs[1:])
+        reasons.append(f"{where}: {text}" if where else text)
+    return reasons
 
 
 def unknown_properties(model: BaseModel, raw: Any, path: str = "") -> list[str]:

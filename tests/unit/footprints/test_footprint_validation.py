@@ -113,3 +113,11 @@ def test_extension_data_passes_through_untouched(v2_example: dict) -> None:
     pf["extensions"][0]["data"]["nested"] = {"keep": None, "日本語": "そのまま"}
     out = serialise_footprint(parse_footprint(pf))
     assert out["extensions"] == pf["extensions"]
+
+
+def test_union_branch_failures_merge_into_one_reason(v2_example: dict) -> None:
+    bad = copy.deepcopy(v2_example)
+    bad["pcf"]["primaryDataShare"] = "12.9"
+    assert validate_footprint(bad).errors == [
+        "pcf.primaryDataShare: Input should be a valid integer or a valid number"
+    ]
