@@ -15,6 +15,16 @@ from typing import Callable, Sequence
 from identity.keys import KeyError_, KeyPair, normalise_key_type
 
 
+# Modules that define sub-commands in a `REGISTRARS` list, each next to the code it drives.
+COMMAND_MODULES = (
+    "connector.identity_commands",  # sign, verify
+    "connector.commands",  # run
+    "connector.authority_commands",  # authority run / issue / revoke
+    "connector.audit_commands",  # audit verify / export
+    "connector.demo",  # demo
+)
+
+
 class UsageError(Exception):
     """Wrong arguments or unreadable input files: exit code 2."""
 
@@ -82,7 +92,7 @@ def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # 
     registrars: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
     import importlib
 
-    for module_name in ("connector.commands",):
+    for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
