@@ -1,0 +1,444 @@
+"""Contract negotiations, both roles: apply the pure state machine, persist, queue, move on.
+
+Every incoming message is handled in one store transaction: look the process up, check the
+transition (`connector.dsp.negotiation`), take the next step our role owes right away (the
+provider agrees or refuses after a request, the consumer verifies after an agreement, the
+provider finalizes after a verification), and queue the resulting message in the outbox.
+The commit makes the decision durable together with the message it causes; the outbox sender
+is then kicked, so a negotiation between two idle connectors runs at message speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from ..auth import Caller
+from ..dsp import negotiation as machine
+from ..dsp.errors import ProtocolError
+from ..dsp.messages import (
+    ContractAgreementMessage,
+    ContractAgreementVerificationMessage,
+    ContractNegotiation,
+    ContractNegotiationEventMessage,
+    ContractNegotiationTerminationMessage,
+    ContractOfferMessage,
+    ContractRequestMessage,
+    DspMessage,
+    Offer,
+    timestamp_now,
+)
+from ..dsp.states import Direction, NegState, Role
+from ..logs import bound
+from ..store import Agreement, ConcurrentUpdate, Negotiation, OutboxMessage, Store, utcnow
+from ..store.errors import AlreadyExists
+from . import policy_port
+from .catalog import CatalogService
+from .client import PeerError, PeerResponse
+from .events import EventNotifier
+from .outbox import Envelope, OutboxSender
+
+log = logging.getLogger(__name__)
+
+KIND = "negotiation"
+_CAS_RETRIES = 5
+
+
+def new_pid() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def ack_of(rec: Negotiation, state: NegState | None = None) -> ContractNegotiation:
+    return machine.ack(consumer_pid=rec.consumer_pid or "", provider_pid=rec.provider_pid or "",
+                       state=state or NegState(rec.state))
+
+
+class NegotiationManager:
+    def __init__(self, store: Store, *, participant_id: str, protocol_url: str, catalog: CatalogService,
+                 outbox: OutboxSender, events: EventNotifier,
+                 on_transition: Callable[[str, str], None] = lambda p, s: None) -> None:
+        self.store = store
+        self.participant_id = participant_id
+        self.protocol_url = protocol_url
+        self.catalog = catalog
+        self.outbox = outbox
+        self.events = events
+        self._on_transition = on_transition
+        outbox.hooks[KIND] = self
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _enqueue(self, tx: Store, rec: Negotiation, message: DspMessage, path: str) -> None:
+        envelope = Envelope(KIND, rec.counter_party_id, message.to_dict(), path)
+        await tx.outbox.enqueue(OutboxMessage(id=new_pid(), process_id=rec.id,
+                                              target_url=rec.counter_party_address, payload=envelope.to_json()))
+
+    def _peer_path(self, rec: Negotiation, suffix: str) -> str:
+        """Where the peer takes a message about this negotiation (pids filled in at send time)."""
+        if rec.role == Role.CONSUMER:
+            return "/negotiations/{providerPid}" + suffix
+        return "/negotiations/{consumerPid}" + suffix
+
+    async def _send(self, tx: Store, rec: Negotiation, message: DspMessage, path: str) -> NegState:
+        """Check that our role may send ``message`` now, queue it, and return the new state."""
+        new = machine.apply(NegState(rec.state), Role(rec.role), Direction.SEND, message)
+        await self._enqueue(tx, rec, message, path)
+        return new
+
+    def _committed(self, before: str, rec: Negotiation) -> None:
+        """After a commit: wake the sender, tell subscribers about a state change."""
+        self.outbox.kick()
+        if before != rec.state:
+            self._on_transition(KIND, rec.state)
+            self.events.negotiation_changed(rec)
+
+    async def _in_tx(self, work: Callable[[Store], Awaitable[tuple[Negotiation | None, str, Any]]]) -> Any:
+        """Run ``work`` in a transaction, retried when a replica updated the row first."""
+        for attempt in range(_CAS_RETRIES):
+            try:
+                async with self.store.transaction() as tx:
+                    rec, before, result = await work(tx)
+            except ConcurrentUpdate:
+                if attempt == _CAS_RETRIES - 1:
+                    raise ProtocolError(409, "Conflict", "the negotiation changed concurrently; retry") from None
+                continue
+            if rec is not None:
+                self._committed(before, rec)
+            return result
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ consumer: start, accept, terminate
+
+    async def initiate(self, *, counter_party_address: str, counter_party_id: str, offer: dict[str, Any],
+                       callback_addresses: list[dict[str, Any]]) -> Negotiation:
+        """Consumer: send a ContractRequestMessage for ``offer`` (DSP compact, with ``@id`` and
+        ``target``) to the provider whose DSP base is ``counter_party_address``."""
+        try:
+            parsed_offer = Offer.model_validate(offer)
+        except ValueError as exc:
+            raise ProtocolError(400, "InvalidOffer", f"the offer is not a valid ODRL offer: {exc}") from None
+        if not parsed_offer.target:
+            raise ProtocolError(400, "InvalidOffer", "the offer must name its target (the dataset/asset id)")
+        pid = new_pid()
+        message = ContractRequestMessage(consumer_pid=pid, offer=parsed_offer, callback_address=self.protocol_url)
+        rec = Negotiation(id=pid, role=Role.CONSUMER.value, consumer_pid=pid, provider_pid=None,
+                          counter_party_id=counter_party_id, counter_party_address=counter_party_address,
+                          state=NegState.REQUESTED.value, offer=parsed_offer.dump(),
+                          callback_addresses=callback_addresses)
+
+        async def work(tx: Store) -> tuple[Negotiation, str, Negotiation]:
+            machine.apply(None, Role.CONSUMER, Direction.SEND, message)
+            stored = await tx.negotiations.create(rec)
+            await self._enqueue(tx, stored, message, "/negotiations/request")
+            return stored, "", stored
+
+        with bound(consumerPid=pid):
+            created = await self._in_tx(work)
+            log.info("contract request queued", extra={"fields": {"target": parsed_offer.target}})
+        return created
+
+    async def accept(self, negotiation_id: str) -> Negotiation:
+        """Consumer: accept the provider's current offer (OFFERED -> ACCEPTED)."""
+        async def work(tx: Store) -> tuple[Negotiation, str, Negotiation]:
+            rec = await self._own(tx, negotiation_id)
+            if rec.role != Role.CONSUMER:
+                raise ProtocolError(400, "WrongRole", "only the consumer accepts an offer")
+            event = ContractNegotiationEventMessage(consumer_pid=rec.consumer_pid or "",
+                                                    provider_pid="{providerPid}", event_type="ACCEPTED")
+            new = await self._send(tx, rec, event, self._peer_path(rec, "/events"))
+            updated = await tx.negotiations.update(replace(rec, state=new.value))
+            return updated, rec.state, updated
+
+        return await self._in_tx(work)
+
+    async def terminate(self, negotiation_id: str, reason: str) -> Negotiation:
+        """Either role: end the negotiation and tell the peer why."""
+        async def work(tx: Store) -> tuple[Negotiation, str, Negotiation]:
+            rec = await self._own(tx, negotiation_id)
+            msg = ContractNegotiationTerminationMessage(
+                consumer_pid=rec.consumer_pid or "{consumerPid}", provider_pid=rec.provider_pid or "{providerPid}",
+                code="Terminated", reason=[reason or "terminated by the participant"])
+            new = await self._send(tx, rec, msg, self._peer_path(rec, "/termination"))
+            updated = await tx.negotiations.update(replace(rec, state=new.value, error_detail=reason or None))
+            return updated, rec.state, updated
+
+        return await self._in_tx(work)
+
+    async def _own(self, tx: Store, negotiation_id: str) -> Negotiation:
+        rec = await tx.negotiations.get(negotiation_id)
+        if rec is None:
+            raise ProtocolError(404, "NotFound", f"no contract negotiation {negotiation_id!r}")
+        return rec
+
+    # ------------------------------------------------------------------ receiving
+
+    async def find_for_caller(self, tx: Store, caller: Caller, pid: str, role: Role | None) -> Negotiation:
+        """The negotiation ``pid`` names (our provider or consumer pid) if ``caller`` is its peer.
+
+        Unknown and not-yours look the same to the caller (404), so existence is not leaked.
+        """
+        rec = None
+        if role in (None, Role.PROVIDER):
+            rec = await tx.negotiations.find_by_pid(Role.PROVIDER.value, provider_pid=pid)
+        if rec is None and role in (None, Role.CONSUMER):
+            rec = await tx.negotiations.find_by_pid(Role.CONSUMER.value, consumer_pid=pid)
+        if rec is None or rec.counter_party_id != caller.participant_id:
+            raise ProtocolError(404, "NotFound", f"no contract negotiation {pid!r} with you")
+        return rec
+
+    @staticmethod
+    def _check_pids(rec: Negotiation, consumer_pid: str | None, provider_pid: str | None) -> None:
+        for name, ours, theirs in (("consumerPid", rec.consumer_pid, consumer_pid),
+                                   ("providerPid", rec.provider_pid, provider_pid)):
+            if ours and theirs and ours != theirs:
+                raise ProtocolError(404, "NotFound", f"{name} {theirs!r} does not belong to this negotiation")
+
+    async def peer_view(self, caller: Caller, provider_pid: str) -> ContractNegotiation:
+        rec = await self.find_for_caller(self.store, caller, provider_pid, Role.PROVIDER)
+        return ack_of(rec)
+
+    async def _receive(self, caller: Caller, pid: str, role: Role | None, message: DspMessage,
+                       step: Callable[[Store, Negotiation, NegState], Awaitable[Negotiation]]) -> ContractNegotiation:
+        """The common path of every message about an existing negotiation."""
+        result_state: list[NegState] = []
+
+        async def work(tx: Store) -> tuple[Negotiation, str, ContractNegotiation]:
+            rec = await self.find_for_caller(tx, caller, pid, role)
+            self._check_pids(rec, getattr(message, "consumer_pid", None), getattr(message, "provider_pid", None))
+            state = NegState(rec.state)
+            if machine.is_retry(state, Role(rec.role), Direction.RECEIVE, message):
+                return rec, rec.state, ack_of(rec)  # a resend after a lost ACK: same answer, no new step
+            new = machine.apply(state, Role(rec.role), Direction.RECEIVE, message)
+            result_state[:] = [new]
+            updated = await step(tx, rec, new)
+            return updated, rec.state, ack_of(updated, new)
+
+        with bound(consumerPid=getattr(message, "consumer_pid", None), providerPid=getattr(message, "provider_pid", None)):
+            return await self._in_tx(work)
+
+    # provider: initial request
+    async def on_initial_request(self, caller: Caller, msg: ContractRequestMessage) -> tuple[ContractNegotiation, bool]:
+        """Provider: a consumer starts a negotiation. Idempotent on (consumer, consumerPid)."""
+        machine.apply(None, Role.PROVIDER, Direction.RECEIVE, msg)
+        pid = new_pid()
+        rec = Negotiation(id=pid, role=Role.PROVIDER.value, consumer_pid=msg.consumer_pid, provider_pid=pid,
+                          counter_party_id=caller.participant_id,
+                          counter_party_address=(msg.callback_address or "").rstrip("/"),
+                          state=NegState.REQUESTED.value, offer=msg.offer.dump())
+
+        async def work(tx: Store) -> tuple[Negotiation, str, tuple[ContractNegotiation, bool]]:
+            try:
+                stored, created = await tx.negotiations.create_or_get(rec)
+            except AlreadyExists as exc:
+                raise ProtocolError(400, "DuplicatePid", str(exc)) from None
+            if not created:
+                return stored, stored.state, (ack_of(stored), False)
+            decided = await self._decide(tx, stored, caller, msg.offer)
+            return decided, "", (ack_of(stored, NegState.REQUESTED), True)
+
+        with bound(consumerPid=msg.consumer_pid, providerPid=pid):
+            return await self._in_tx(work)
+
+    async def on_request(self, caller: Caller, provider_pid: str, msg: ContractRequestMessage) -> ContractNegotiation:
+        """Provider: the consumer's counter-request in an existing negotiation."""
+        if msg.provider_pid and msg.provider_pid != provider_pid:
+            raise ProtocolError(400, "PidMismatch", "providerPid in the body differs from the one in the path")
+
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            rec = await tx.negotiations.update(replace(rec, state=new.value, offer=msg.offer.dump()))
+            return await self._decide(tx, rec, caller, msg.offer)
+
+        return await self._receive(caller, provider_pid, Role.PROVIDER, msg, step)
+
+    async def _decide(self, tx: Store, rec: Negotiation, caller: Caller, requested: Offer) -> Negotiation:
+        """Provider, REQUESTED: agree, counter-offer, or refuse with the policy's reasons."""
+        target = requested.target or ""
+        candidates = await self.catalog.offers_for(caller, target) if target else []
+        if not candidates:
+            return await self._refuse(tx, rec, "OfferUnavailable",
+                                      [f"no offer for dataset {target!r} is available to {caller.participant_id}"])
+        chosen = next((c for c in candidates if c.offer_id == requested.id), None)
+        if chosen is None or not policy_port.offers_match(chosen.policy, requested.dump()).permitted:
+            counter = chosen or candidates[0]
+            reason = "offer id unknown or stale" if chosen is None else "requested terms differ from the offer"
+            log.info("counter-offering %s: %s", counter.offer_id, reason)
+            offer = Offer.model_validate(counter.dsp_offer(target=True, assigner=self.participant_id))
+            msg = ContractOfferMessage(provider_pid=rec.provider_pid or "", consumer_pid=rec.consumer_pid, offer=offer)
+            new = await self._send(tx, rec, msg, self._peer_path(rec, "/offers"))
+            return await tx.negotiations.update(replace(rec, state=new.value, offer=offer.dump()))
+        return await self._agree_or_refuse(tx, rec, caller, chosen.policy, chosen.asset.id, chosen.offer_id)
+
+    async def _agree_or_refuse(self, tx: Store, rec: Negotiation, caller: Caller, policy: Any, asset_id: str,
+                               offer_id: str) -> Negotiation:
+        verdict = policy_port.evaluate(policy, caller, target=asset_id, scope="negotiation")
+        if not verdict.permitted:
+            return await self._refuse(tx, rec, "PolicyDenied", list(verdict.reasons) or ["contract policy not satisfied"])
+        offer = policy_port.dsp_offer(policy, offer_id)
+        agreement_body = {k: v for k, v in offer.items() if k not in ("@id", "@type", "target", "assigner", "assignee")}
+        agreement_id = new_pid()
+        agreement = {"@id": agreement_id, "@type": "Agreement", "target": asset_id, "timestamp": timestamp_now(),
+                     "assigner": self.participant_id, "assignee": caller.participant_id, **agreement_body}
+        msg = ContractAgreementMessage.model_validate({"consumerPid": rec.consumer_pid, "providerPid": rec.provider_pid,
+                                                       "agreement": agreement})
+        new = await self._send(tx, rec, msg, self._peer_path(rec, "/agreement"))
+        await tx.agreements.create(Agreement(id=agreement_id, negotiation_id=rec.id, asset_id=asset_id,
+                                             policy=msg.agreement.dump(), assigner=self.participant_id,
+                                             assignee=caller.participant_id))
+        await tx.audit.append("contract.agreed", {"agreementId": agreement_id, "negotiationId": rec.id,
+                                                  "role": rec.role, "assetId": asset_id,
+                                                  "assignee": caller.participant_id})
+        return await tx.negotiations.update(replace(rec, state=new.value, agreement_id=agreement_id))
+
+    async def _refuse(self, tx: Store, rec: Negotiation, code: str, reasons: list[str]) -> Negotiation:
+        log.info("refusing negotiation: %s", "; ".join(reasons))
+        msg = ContractNegotiationTerminationMessage(consumer_pid=rec.consumer_pid or "",
+                                                    provider_pid=rec.provider_pid or "", code=code, reason=reasons)
+        new = await self._send(tx, rec, msg, self._peer_path(rec, "/termination"))
+        return await tx.negotiations.update(replace(rec, state=new.value, error_detail=f"{code}: " + "; ".join(reasons)))
+
+    # provider: ACCEPTED event, verification
+    async def on_event(self, caller: Caller, pid: str, msg: ContractNegotiationEventMessage) -> ContractNegotiation:
+        """ACCEPTED reaches the provider; FINALIZED reaches the consumer."""
+        role = Role.PROVIDER if msg.event_type == "ACCEPTED" else Role.CONSUMER
+
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            rec = await tx.negotiations.update(replace(rec, state=new.value))
+            if new is NegState.ACCEPTED:
+                offered = await self.catalog.offer_by_id((rec.offer or {}).get("@id", ""))
+                if offered is None:
+                    return await self._refuse(tx, rec, "OfferUnavailable", ["the accepted offer is no longer offered"])
+                return await self._agree_or_refuse(tx, rec, caller, offered.policy, offered.asset.id, offered.offer_id)
+            if new is NegState.FINALIZED:
+                await tx.audit.append("contract.finalized", {"negotiationId": rec.id, "role": rec.role,
+                                                             "agreementId": rec.agreement_id})
+            return rec
+
+        return await self._receive(caller, pid, role, msg, step)
+
+    async def on_verification(self, caller: Caller, provider_pid: str,
+                              msg: ContractAgreementVerificationMessage) -> ContractNegotiation:
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            rec = await tx.negotiations.update(replace(rec, state=new.value))
+            event = ContractNegotiationEventMessage(consumer_pid=rec.consumer_pid or "",
+                                                    provider_pid=rec.provider_pid or "", event_type="FINALIZED")
+            final = await self._send(tx, rec, event, self._peer_path(rec, "/events"))
+            await tx.audit.append("contract.finalized", {"negotiationId": rec.id, "role": rec.role,
+                                                         "agreementId": rec.agreement_id})
+            return await tx.negotiations.update(replace(rec, state=final.value))
+
+        return await self._receive(caller, provider_pid, Role.PROVIDER, msg, step)
+
+    # consumer: offers, agreement
+    async def on_offer(self, caller: Caller, consumer_pid: str, msg: ContractOfferMessage) -> ContractNegotiation:
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            return await tx.negotiations.update(replace(rec, state=new.value, offer=msg.offer.dump(),
+                                                        provider_pid=rec.provider_pid or msg.provider_pid))
+
+        return await self._receive(caller, consumer_pid, Role.CONSUMER, msg, step)
+
+    async def on_initial_offer(self, caller: Caller, msg: ContractOfferMessage) -> tuple[ContractNegotiation, bool]:
+        """Consumer: a provider starts a negotiation with an offer. Waits for our acceptance."""
+        machine.apply(None, Role.CONSUMER, Direction.RECEIVE, msg)
+        pid = new_pid()
+        rec = Negotiation(id=pid, role=Role.CONSUMER.value, consumer_pid=pid, provider_pid=msg.provider_pid,
+                          counter_party_id=caller.participant_id,
+                          counter_party_address=(msg.callback_address or "").rstrip("/"),
+                          state=NegState.OFFERED.value, offer=msg.offer.dump())
+
+        async def work(tx: Store) -> tuple[Negotiation, str, tuple[ContractNegotiation, bool]]:
+            try:
+                stored, created = await tx.negotiations.create_or_get(rec)
+            except AlreadyExists as exc:
+                raise ProtocolError(400, "DuplicatePid", str(exc)) from None
+            return stored, "" if created else stored.state, (ack_of(stored), created)
+
+        return await self._in_tx(work)
+
+    async def on_agreement(self, caller: Caller, consumer_pid: str, msg: ContractAgreementMessage) -> ContractNegotiation:
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            agreement = msg.agreement
+            problems = []
+            if agreement.assignee != self.participant_id:
+                problems.append(f"agreement assignee {agreement.assignee!r} is not us ({self.participant_id})")
+            if agreement.assigner != rec.counter_party_id:
+                problems.append(f"agreement assigner {agreement.assigner!r} is not the provider {rec.counter_party_id!r}")
+            wanted = (rec.offer or {}).get("target")
+            if wanted and agreement.target != wanted:
+                problems.append(f"agreement target {agreement.target!r} is not the requested {wanted!r}")
+            rec = replace(rec, state=new.value, provider_pid=rec.provider_pid or msg.provider_pid)
+            if problems:
+                rec = await tx.negotiations.update(rec)
+                return await self._refuse(tx, rec, "InvalidAgreement", problems)
+            await tx.agreements.create(Agreement(id=agreement.id, negotiation_id=rec.id, asset_id=agreement.target,
+                                                 policy=agreement.dump(), assigner=agreement.assigner,
+                                                 assignee=agreement.assignee))
+            await tx.audit.append("contract.agreed", {"agreementId": agreement.id, "negotiationId": rec.id,
+                                                      "role": rec.role, "assetId": agreement.target,
+                                                      "assigner": agreement.assigner})
+            rec = await tx.negotiations.update(replace(rec, agreement_id=agreement.id))
+            verification = ContractAgreementVerificationMessage(consumer_pid=rec.consumer_pid or "",
+                                                                provider_pid=rec.provider_pid or "")
+            verified = await self._send(tx, rec, verification, self._peer_path(rec, "/agreement/verification"))
+            return await tx.negotiations.update(replace(rec, state=verified.value))
+
+        return await self._receive(caller, consumer_pid, Role.CONSUMER, msg, step)
+
+    async def on_termination(self, caller: Caller, pid: str,
+                             msg: ContractNegotiationTerminationMessage) -> ContractNegotiation:
+        async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
+            reasons = [r if isinstance(r, str) else str(r) for r in (msg.reason or [])]
+            detail = (f"{msg.code}: " if msg.code else "") + ("; ".join(reasons) or "terminated by the peer")
+            await tx.outbox.cancel_for_process(rec.id, "negotiation terminated by the peer")
+            return await tx.negotiations.update(replace(rec, state=new.value, error_detail=detail))
+
+        return await self._receive(caller, pid, None, msg, step)
+
+    # ------------------------------------------------------------------ outbox hooks
+
+    async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
+        rec = await self.store.negotiations.get(row.process_id)
+        if rec is None:
+            return None
+        message = dict(envelope.message)
+        pids = {"{consumerPid}": rec.consumer_pid, "{providerPid}": rec.provider_pid}
+        path = envelope.path
+        for placeholder, value in pids.items():
+            if placeholder in path or placeholder in message.values():
+                if not value:
+                    return None  # the peer never learned of this process; nothing to address
+                path = path.replace(placeholder, value)
+                message = {k: (value if v == placeholder else v) for k, v in message.items()}
+        return row.target_url.rstrip("/") + path, message
+
+    async def delivered(self, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+        if envelope.message.get("@type") != "ContractRequestMessage" or not isinstance(response.body, dict):
+            return
+        provider_pid = response.body.get("providerPid")
+        if not isinstance(provider_pid, str):
+            return
+        for _ in range(_CAS_RETRIES):
+            rec = await self.store.negotiations.get(row.process_id)
+            if rec is None or rec.provider_pid:
+                return
+            try:
+                await self.store.negotiations.update(replace(rec, provider_pid=provider_pid))
+                return
+            except ConcurrentUpdate:
+                continue
+
+    async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
+        reasons = "; ".join(error.peer_reasons())
+        detail = f"peer refused {envelope.message.get('@type')}: {reasons}"
+
+        async def work(tx: Store) -> tuple[Negotiation | None, str, None]:
+            rec = await tx.negotiations.get(row.process_id)
+            if rec is None or NegState(rec.state) in machine.TERMINAL:
+                return None, "", None
+            await tx.outbox.cancel_for_process(rec.id, detail)
+            updated = await tx.negotiations.update(replace(rec, state=NegState.TERMINATED.value, error_detail=detail))
+            return updated, rec.state, None
+
+        await self._in_tx(work)
