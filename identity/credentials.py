@@ -217,6 +217,13 @@ def build_credential(
     return doc
 
 
+def default_cryptosuite(key: KeyPair, canonicalization: Literal["jcs", "rdfc"] = "jcs") -> str:
+    """The cryptosuite that fits the key: eddsa-* for Ed25519, ecdsa-* for P-256/P-384."""
+    family = "eddsa" if key.key_type == "Ed25519" else "ecdsa"
+    year = "2022" if family == "eddsa" else "2019"
+    return f"{family}-{canonicalization}-{year}"
+
+
 def _check_signer(document_owner: str, verification_method: str, role: str) -> None:
     if split_did_url(verification_method)[0] != document_owner:
         raise CredentialError(f"verification method {verification_method} is not a key of the {role} {document_owner}")
@@ -227,14 +234,15 @@ def sign_credential_di(
     key: KeyPair,
     *,
     verification_method: str,
-    cryptosuite: str = "eddsa-jcs-2022",
+    cryptosuite: str | None = None,
     created: str | None = None,
 ) -> dict[str, Any]:
     """Add a Data Integrity proof (assertionMethod) by the issuer's key."""
     vc = parse_credential(credential)
     _check_signer(vc.issuer_id, verification_method, "issuer")
     return proofs.add_proof(
-        credential, key, verification_method=verification_method, cryptosuite=cryptosuite, created=created
+        credential, key, verification_method=verification_method,
+        cryptosuite=cryptosuite or default_cryptosuite(key), created=created,
     )
 
 
@@ -264,12 +272,13 @@ def sign_presentation_di(
     verification_method: str,
     challenge: str | None = None,
     domain: str | None = None,
-    cryptosuite: str = "eddsa-jcs-2022",
+    cryptosuite: str | None = None,
 ) -> dict[str, Any]:
     vp = parse_presentation(presentation)
     _check_signer(vp.holder_id or "", verification_method, "holder")
     return proofs.add_proof(
-        presentation, key, verification_method=verification_method, cryptosuite=cryptosuite,
+        presentation, key, verification_method=verification_method,
+        cryptosuite=cryptosuite or default_cryptosuite(key),
         proof_purpose="authentication", challenge=challenge, domain=domain,
     )
 

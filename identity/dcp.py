@@ -26,6 +26,7 @@ from identity.credentials import (
     PresentationVerification,
     build_credential,
     build_presentation,
+    default_cryptosuite,
     sign_credential_di,
     sign_credential_jwt,
     sign_presentation_di,
@@ -403,11 +404,13 @@ def issue_membership_credential(
     *,
     verification_method: str,
     format: Literal["jwt", "di"] = "jwt",
-    cryptosuite: str = "eddsa-rdfc-2022",
+    cryptosuite: str | None = None,
 ) -> dict[str, Any] | str:
+    """Secure a membership credential; DI defaults to the RDFC suite that fits the key."""
     if format == "jwt":
         return sign_credential_jwt(credential, key, verification_method=verification_method)
-    return sign_credential_di(credential, key, verification_method=verification_method, cryptosuite=cryptosuite)
+    suite = cryptosuite or default_cryptosuite(key, "rdfc")
+    return sign_credential_di(credential, key, verification_method=verification_method, cryptosuite=suite)
 
 
 def build_membership_presentation(
@@ -419,7 +422,7 @@ def build_membership_presentation(
     audience: str,
     nonce: str | None = None,
     format: Literal["jwt", "di"] = "jwt",
-    cryptosuite: str = "eddsa-jcs-2022",
+    cryptosuite: str | None = None,
 ) -> dict[str, Any] | str:
     """A signed VP over the holder's membership credentials, bound to the verifier (`audience`)."""
     vp = build_presentation(holder_did, credentials)
