@@ -143,7 +143,10 @@ class DidResolver:
         self._inflight[did] = future
         try:
             doc = await self._fetch(did)
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
             raise
