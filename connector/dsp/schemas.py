@@ -8,6 +8,9 @@ The published 2025-1 schemas write three references as ``...transfer-schema.json
 (no slash after ``#``), which is neither a JSON Pointer nor a valid anchor. We repair those
 fragments in memory while loading (``#definitions/X`` -> ``#/definitions/X``, the evident
 intent); the files themselves stay byte-identical to the spec.
+
+Valid messages are recognised by a compiled check (:mod:`connector.dsp.fastcheck`, tens of
+microseconds); ``jsonschema`` runs only on a message that check rejects, to list the problems.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT201909
 
 from .errors import SchemaViolation
+from .fastcheck import Check, Compiler
 
 SCHEMA_BASE = "https://w3id.org/dspace/2025/1/"
 
@@ -103,6 +107,17 @@ def _validator(kind: str) -> jsonschema.Draft201909Validator:
     return jsonschema.Draft201909Validator(schema, registry=reg)
 
 
+@cache
+def _compiler() -> Compiler:
+    return Compiler(registry())
+
+
+@cache
+def _fast(kind: str) -> Check:
+    _validator(kind)  # same unknown-kind error as the slow path
+    return _compiler().compile_url(SCHEMA_BASE + SCHEMA_FILES[kind])
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "(root)"
     if error.validator in ("oneOf", "anyOf") and error.context:
@@ -128,11 +143,14 @@ def validate(message: Mapping[str, Any] | Any, kind: str | None = None) -> None:
         kind = message.get("@type") if isinstance(message, Mapping) else None
         if not isinstance(kind, str) or kind not in KINDS:
             raise SchemaViolation(str(kind), [f"(root): @type {kind!r} is not a DSP 2025-1 message type"])
+    if _fast(kind)(message):
+        return
+    # Only now pay for jsonschema: it is the reference, and it says what is wrong.
     problems = errors(message, kind)
     if problems:
         raise SchemaViolation(kind, problems)
 
 
 def is_valid(message: Any, kind: str) -> bool:
-    """Whether ``message`` conforms to the schema of ``kind``."""
-    return not errors(message, kind)
+    """Whether ``message`` conforms to the schema of ``kind`` (compiled check, see fastcheck)."""
+    return _fast(kind)(message)
