@@ -101,3 +101,12 @@ async def release(db: Db, table: Table, key: Column[Any], value: Any, *, owner: 
     )
     async with db.write() as conn:
         return (await conn.execute(stmt)).rowcount == 1
+
+
+async def release_all(db: Db, table: Table, *, owner: str) -> int:
+    """Drop every lease ``owner`` holds: a replica restarting under a stable id calls this at
+    startup (nothing of its old self is still running), so its rows resume at once instead
+    of after lease expiry."""
+    stmt = update(table).where(table.c.lease_owner == owner).values(lease_owner=None, lease_expires_at=None)
+    async with db.write() as conn:
+        return (await conn.execute(stmt)).rowcount

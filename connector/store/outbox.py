@@ -82,6 +82,9 @@ class OutboxRepository:
     async def release(self, message_id: str, owner: str) -> bool:
         return await leases.release(self._db, outbox, outbox.c.id, message_id, owner=owner)
 
+    async def release_all(self, owner: str) -> int:
+        return await leases.release_all(self._db, outbox, owner=owner)
+
     async def mark_sent(self, message_id: str, owner: str) -> bool:
         """Record delivery; False if ``owner`` lost the lease meanwhile (the peer dedupes)."""
         stmt = (

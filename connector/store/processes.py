@@ -164,6 +164,10 @@ class ProcessRepository(Generic[P]):
     async def release(self, process_id: str, owner: str) -> bool:
         return await leases.release(self._db, self._t, self._t.c.id, process_id, owner=owner)
 
+    async def release_all(self, owner: str) -> int:
+        """Free all of ``owner``'s leases (at startup under a stable replica id)."""
+        return await leases.release_all(self._db, self._t, owner=owner)
+
 
 class NegotiationRepository(ProcessRepository[Negotiation]):
     kind = "contract negotiation"

@@ -137,3 +137,23 @@ def test_backoff_grows_and_is_capped() -> None:
     delays = [backoff_delay(a, base=1.0, cap=30.0, jitter=0.0) for a in range(1, 8)]
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert all(0.8 <= backoff_delay(1, base=1.0, jitter=0.2) <= 1.2 for _ in range(50))
+
+
+async def test_restart_under_a_stable_id_resumes_at_once(store_url: str, store: Store, clock: FakeClock) -> None:
+    from connector.store import open_store
+
+    for _ in range(3):
+        await store.negotiations.create(negotiation(due_at=clock.now))
+    await store.outbox.enqueue(message("proc-r", 0, at=clock.now))
+    assert len(await store.negotiations.lease_due("jp-connector-1", 10, 300.0)) == 3
+    assert len(await store.outbox.lease_due("jp-connector-1", 10, 300.0)) == 1
+    await store.close()  # the process stops without releasing anything
+    restarted = await open_store(store_url, clock=clock)
+    try:
+        assert await restarted.negotiations.lease_due("jp-connector-1", 10, 300.0) == []  # still leased
+        assert await restarted.negotiations.release_all("jp-connector-1") == 3
+        assert await restarted.outbox.release_all("jp-connector-1") == 1
+        assert len(await restarted.negotiations.lease_due("jp-connector-1", 10, 300.0)) == 3
+        assert len(await restarted.outbox.lease_due("jp-connector-1", 10, 300.0)) == 1
+    finally:
+        await restarted.close()
