@@ -18,17 +18,17 @@ a decision is a walk over precomputed checks. Semantics (see docs/policies.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple, Sequence
 
 from .errors import PolicyError
-from .facts import SCOPES, DutyState, Facts, Request, Scope
+from .facts import SCOPES, Facts, Request, Scope
 from .inheritance import resolve_inheritance
-from .model import Action, Constraint, ConstraintNode, Duty, LogicalConstraint, Policy
-from .operands import ORDER_OPS, OperandDef, OperandRegistry, TimeSpan, default_registry
-from .vocab import ODRL, action_ancestors, compact_iri
+from .model import Constraint, ConstraintNode, Duty, Policy
+from .operands import OperandDef, OperandRegistry, TimeSpan, default_registry
+from .vocab import action_ancestors, compact_iri
 
 __all__ = [
     "ApplicableDuty", "Check", "Decision", "Facts", "Request", "Scope", "compile_policy", "evaluate",
@@ -71,16 +71,33 @@ class ApplicableDuty:
         return f"{what} before use" if self.precondition else what
 
 
-@dataclass(slots=True)
 class Decision:
-    permitted: bool
-    scope: str
-    checks: list[Check] = field(default_factory=list)
-    duties: list[ApplicableDuty] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    """permitted, every check made (rule and constraint, outcome, reason), the duties that now
+    apply, and one human-readable reason per failure (empty when permitted)."""
+
+    __slots__ = ("permitted", "scope", "duties", "reasons", "_trace", "_checks")
+
+    def __init__(self, permitted: bool, scope: str, trace: list[tuple[str, str, str, str]],
+                 duties: list[ApplicableDuty], reasons: list[str]) -> None:
+        self.permitted = permitted
+        self.scope = scope
+        self.duties = duties
+        self.reasons = reasons
+        self._trace = trace
+        self._checks: list[Check] | None = None
+
+    @property
+    def checks(self) -> list[Check]:
+        # Built on first access: the hot path records plain tuples.
+        if self._checks is None:
+            self._checks = [Check(*t) for t in self._trace]
+        return self._checks
 
     def __bool__(self) -> bool:
         return self.permitted
+
+    def __repr__(self) -> str:
+        return f"Decision(permitted={self.permitted}, scope={self.scope!r}, reasons={self.reasons!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for logs and the audit record."""
@@ -97,16 +114,19 @@ class Decision:
 
 
 # --------------------------------------------------------------------------------------------
-# Compilation
+# Compilation (scope-independent; the scope is checked per operand at evaluation time)
 
-Outcome = tuple[bool, str]
-Runner = Callable[[Request, Facts, list[Check]], Outcome]
+Trace = list[tuple[str, str, str, str]]
+Runner = Callable[[Request, Facts, str, Trace], "str | None"]   # None = satisfied, else the reason
+_MISSING = object()
 
 
 def _fmt(values: Sequence[Any]) -> str:
     def one(v: Any) -> str:
         if isinstance(v, TimeSpan):
             return v.start.date().isoformat() if not v.is_point else v.start.isoformat()
+        if isinstance(v, timedelta):
+            return f"{v.days} days" if not v.seconds else str(v)
         return str(v)
     return one(values[0]) if len(values) == 1 else "[" + ", ".join(one(v) for v in values) + "]"
 
@@ -127,8 +147,8 @@ def _span_test(op: str, span: TimeSpan) -> Callable[[datetime], bool]:
 
 def _predicate(defn: OperandDef, op: str, right: tuple[Any, ...]) -> Callable[[Any, Facts], bool]:
     """A test of the left value (scalar, or frozenset when the operand is multi-valued)."""
-    rset = frozenset(right) if not isinstance(right[0], TimeSpan) else frozenset()
     r0 = right[0]
+    rset = frozenset(right) if not isinstance(r0, TimeSpan) else frozenset()
     if defn.multi:
         table: dict[str, Callable[[Any, Facts], bool]] = {
             "eq": lambda s, f: r0 in s,
@@ -163,79 +183,111 @@ def _predicate(defn: OperandDef, op: str, right: tuple[Any, ...]) -> Callable[[A
 
 def _describe_left(defn: OperandDef, left: Any) -> str:
     if defn.multi:
-        return f"{defn.label} is {{{', '.join(sorted(map(str, left)))}}}" if left else f"{defn.label} has no values"
+        return f"{defn.label} is {{{', '.join(sorted(map(str, left)))}}}" if left else f"{defn.label}: {defn.missing}"
     if isinstance(left, datetime):
         return f"{defn.label} is {left.isoformat()}"
+    if isinstance(left, timedelta):
+        return f"{defn.label} is {_fmt([left])}"
     return f"{defn.label} is {left}"
 
 
+def _resolver(defn: OperandDef) -> Callable[[Request, Facts], Any]:
+    """Multi-valued operands build sets from credentials: memoise them per Facts object."""
+    resolve, iri_ = defn.resolve, defn.iri
+    if not defn.multi:
+        return resolve
+
+    def memo(req: Request, facts: Facts) -> Any:
+        cache = facts.memo
+        v = cache.get(iri_, _MISSING)
+        if v is _MISSING:
+            v = cache[iri_] = resolve(req, facts)
+        return v
+    return memo
+
+
 class _Compiler:
-    def __init__(self, registry: OperandRegistry, scope: Scope) -> None:
+    def __init__(self, registry: OperandRegistry) -> None:
         self.registry = registry
-        self.scope = scope
 
     def atom(self, c: Constraint, subject: str) -> Runner:
-        defn = self.registry.check_constraint(c, subject)
+        defn, right = self.registry.checked(c, subject)
         ref = c.right_operand_reference
-        right = () if ref else self.registry.right_values(defn, c, subject)
-        label = f"{defn.label} {c.operator} {_fmt(right) if right else '@' + ref}"  # type: ignore[operator]
-        if self.scope not in defn.scopes:
-            why = (f"{label}: {defn.label} cannot be evaluated in {self.scope} scope "
-                   f"(bound to {', '.join(s for s in SCOPES if s in defn.scopes)}); failing closed")
-
-            def out_of_scope(req: Request, facts: Facts, checks: list[Check]) -> Outcome:
-                checks.append(Check(subject, label, "not-satisfied", why))
-                return False, why
-            return out_of_scope
-        resolve, op, missing, multi = defn.resolve, c.operator, defn.missing, defn.multi
-        if ref:
-            registry = self.registry
-
-            def by_reference(req: Request, facts: Facts, checks: list[Check]) -> Outcome:
-                raw = facts.values.get(ref)
-                if raw is None:
-                    why = f"{label}: rightOperandReference {ref} was not resolved (no value in Facts.values)"
-                    checks.append(Check(subject, label, "not-satisfied", why))
-                    return False, why
-                try:
-                    vals = tuple(defn.kind.parse(str(v)) for v in (raw if isinstance(raw, (list, tuple)) else [raw]))
-                except ValueError as exc:
-                    why = f"{label}: referenced value is invalid: {exc}"
-                    checks.append(Check(subject, label, "not-satisfied", why))
-                    return False, why
-                pred = _predicate(defn, op, vals)
-                return _apply(pred, req, facts, checks)
-
-            def _apply(pred: Callable[[Any, Facts], bool], req: Request, facts: Facts, checks: list[Check]) -> Outcome:
-                left = resolve(req, facts)
-                ok = (op == "isNoneOf") if left is None else pred(left, facts)
-                why = "satisfied" if ok else f"{label}: " + (missing if left is None else _describe_left(defn, left))
-                checks.append(Check(subject, label, "satisfied" if ok else "not-satisfied", why))
-                return ok, why
-            del registry
-            return by_reference
-        pred = _predicate(defn, op, right)
+        label = f"{defn.label} {c.operator} {_fmt(right) if right else '@' + str(ref)}"
+        scopes = defn.scopes
+        bound = ", ".join(s for s in SCOPES if s in scopes)
+        resolve, op, multi = _resolver(defn), c.operator, defn.multi
         none_ok = op == "isNoneOf"
-        missing_why = f"{label}: {missing}"
+        ok_entry = (subject, label, "satisfied", "satisfied")
+        missing_why = f"{label}: {defn.missing}"
 
-        def run(req: Request, facts: Facts, checks: list[Check]) -> Outcome:
+        def out_of_scope(scope: str, trace: Trace) -> str:
+            why = (f"{label}: {defn.label} cannot be evaluated in {scope} scope (bound to {bound}); "
+                   "failing closed")
+            trace.append((subject, label, "not-satisfied", why))
+            return why
+
+        def judge(pred: Callable[[Any, Facts], bool], req: Request, facts: Facts, trace: Trace) -> str | None:
             left = resolve(req, facts)
             if left is None and not multi:
                 if none_ok:
-                    checks.append(Check(subject, label, "satisfied", "satisfied (no value, so none of them)"))
-                    return True, "satisfied"
-                checks.append(Check(subject, label, "not-satisfied", missing_why))
-                return False, missing_why
+                    trace.append((subject, label, "satisfied", "satisfied (no value, so none of them)"))
+                    return None
+                trace.append((subject, label, "not-satisfied", missing_why))
+                return missing_why
             try:
                 ok = pred(left, facts)
             except TypeError:
                 ok = False
             if ok:
-                checks.append(Check(subject, label, "satisfied", "satisfied"))
-                return True, "satisfied"
+                trace.append(ok_entry)
+                return None
             why = f"{label}: {_describe_left(defn, left)}"
-            checks.append(Check(subject, label, "not-satisfied", why))
-            return False, why
+            trace.append((subject, label, "not-satisfied", why))
+            return why
+
+        if ref:
+            def by_reference(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
+                if scope not in scopes:
+                    return out_of_scope(scope, trace)
+                raw = facts.values.get(ref)
+                if raw is None:
+                    why = f"{label}: rightOperandReference {ref} was not resolved (no value in Facts.values)"
+                    trace.append((subject, label, "not-satisfied", why))
+                    return why
+                try:
+                    vals = tuple(defn.kind.parse(str(v)) for v in (raw if isinstance(raw, (list, tuple)) else [raw]))
+                    if not vals:
+                        raise ValueError("no value")
+                except ValueError as exc:
+                    why = f"{label}: referenced value is invalid: {exc}"
+                    trace.append((subject, label, "not-satisfied", why))
+                    return why
+                return judge(_predicate(defn, op, vals), req, facts, trace)
+            return by_reference
+
+        pred = _predicate(defn, op, right)
+
+        def run(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
+            if scope not in scopes:
+                return out_of_scope(scope, trace)
+            left = resolve(req, facts)
+            if left is None and not multi:
+                if none_ok:
+                    trace.append((subject, label, "satisfied", "satisfied (no value, so none of them)"))
+                    return None
+                trace.append((subject, label, "not-satisfied", missing_why))
+                return missing_why
+            try:
+                ok = pred(left, facts)
+            except TypeError:
+                ok = False
+            if ok:
+                trace.append(ok_entry)
+                return None
+            why = f"{label}: {_describe_left(defn, left)}"
+            trace.append((subject, label, "not-satisfied", why))
+            return why
         return run
 
     def node(self, n: ConstraintNode, subject: str) -> Runner:
@@ -243,31 +295,27 @@ class _Compiler:
             return self.atom(n, subject)
         members = [self.node(m, f"{subject}.{n.operator}[{i}]") for i, m in enumerate(n.constraints)]
         op, label = n.operator, f"{n.operator} of {len(members)}"
+        ok_entry = (subject, label, "satisfied", "satisfied")
 
-        def run(req: Request, facts: Facts, checks: list[Check]) -> Outcome:
+        def run(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
             fails: list[str] = []
-            passed = 0
             for m in members:
-                ok, why = m(req, facts, checks)
-                if ok:
-                    passed += 1
-                else:
+                why = m(req, facts, scope, trace)
+                if why is not None:
                     fails.append(why)
                     if op == "andSequence":
                         break
+            passed = len(members) - len(fails) if op != "andSequence" or not fails else 0
             if op in ("and", "andSequence"):
-                ok = not fails
-                why = "satisfied" if ok else "; ".join(fails)
+                why = None if not fails else "; ".join(fails)
             elif op == "or":
-                ok = passed > 0
-                why = "satisfied" if ok else "none of the alternatives holds: " + "; ".join(fails)
+                why = None if passed else "none of the alternatives holds: " + "; ".join(fails)
             else:
-                ok = passed == 1
-                why = "satisfied" if ok else (
+                why = None if passed == 1 else (
                     f"exactly one alternative must hold, {passed} do" if passed else
                     "exactly one alternative must hold, none does: " + "; ".join(fails))
-            checks.append(Check(subject, label, "satisfied" if ok else "not-satisfied", why))
-            return ok, why
+            trace.append(ok_entry if why is None else (subject, label, "not-satisfied", why))
+            return why
         return run
 
     def nodes(self, ns: Sequence[ConstraintNode], subject: str) -> list[Runner]:
@@ -283,9 +331,9 @@ class _Compiler:
         for i, c in enumerate(d.constraints):
             sub = f"{subject}.constraint[{i}]"
             if isinstance(c, Constraint):
-                defn = self.registry.check_constraint(c, sub)
-                if defn.timing and c.operator in ("lt", "lteq", "eq") and c.right_operand:
-                    v = self.registry.right_values(defn, c, sub)[0]
+                defn, right = self.registry.checked(c, sub)
+                if defn.timing and c.operator in ("lt", "lteq", "eq") and right:
+                    v = right[0]
                     if isinstance(v, timedelta):
                         within = v if within is None else min(within, v)
                     elif isinstance(v, TimeSpan):
@@ -294,7 +342,9 @@ class _Compiler:
                     continue
             conditions.append(self.node(c, sub))
         act = actions[0]
-        return _CDuty(subject=subject, uid=d.uid, action=act.iri,
+        for j, c in enumerate(d.consequences):
+            self.duty(c, f"{subject}.consequence[{j}]", policy, d)   # validated; listed, not enforced
+        return _CDuty(subject=subject, uid=d.uid, action=act.iri, label=_short(act.iri),
                       target=d.target or getattr(parent, "target", None) or policy.target,
                       conditions=conditions, within=within, by=by,
                       refinements=self.nodes(act.refinements, f"{subject}.action.refinement"))
@@ -302,13 +352,17 @@ class _Compiler:
     def rule(self, kind: str, i: int, r: Any, policy: Policy) -> "_CRule":
         subject = f"{kind}[{i}]"
         actions = r.actions or policy.actions
+        if not actions:
+            raise PolicyError("rule names no action", path=subject)
         target = r.target or policy.target
         assignee = r.assignee or policy.assignee
-        names = ", ".join(compact_iri(a.iri) for a in actions)
+        names = ", ".join(_short(a.iri) for a in actions)
         label = f"{kind} {names}" + (f" on {target}" if target else "")
         refinements = {a.iri: self.nodes(a.refinements, f"{subject}.action[{j}].refinement")
                        for j, a in enumerate(actions) if a.refinements}
         duties = [self.duty(d, f"{subject}.duty[{j}]", policy, r) for j, d in enumerate(getattr(r, "duties", ()))]
+        for j, d in enumerate(getattr(r, "remedies", ())):
+            self.duty(d, f"{subject}.remedy[{j}]", policy, r)   # validated; remedies are not enforced
         return _CRule(kind, subject, label, r.uid, frozenset(a.iri for a in actions), target, assignee,
                       self.nodes(r.constraints, f"{subject}.constraint"), refinements, duties)
 
@@ -318,6 +372,7 @@ class _CDuty:
     subject: str
     uid: str | None
     action: str
+    label: str
     target: str | None
     conditions: list[Runner]
     within: timedelta | None
@@ -346,25 +401,28 @@ class _CRule:
 @dataclass(slots=True)
 class CompiledPolicy:
     policy: Policy
-    scope: Scope
     conflict: str
     permissions: list[_CRule]
     prohibitions: list[_CRule]
     obligations: list[_CDuty]
 
 
-def compile_policy(policy: Policy, *, scope: Scope, registry: OperandRegistry | None = None) -> CompiledPolicy:
-    """Compile (and cache on the policy) for one scope; raises PolicyError for invalid policies."""
-    if scope not in SCOPES:
-        raise PolicyError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+def compile_policy(policy: Policy, *, registry: OperandRegistry | None = None,
+                   scope: Scope | None = None) -> CompiledPolicy:
+    """Validate and compile ``policy`` once (cached on the object); raises PolicyError with a reason.
+
+    ``scope`` is accepted for symmetry with evaluate; compiled policies serve every scope.
+    """
     registry = registry or default_registry()
-    key = (id(registry), getattr(registry, "generation", 0), scope)
+    key = (id(registry), registry.generation)
     cached = policy._compiled.get(key)
     if cached is not None:
         return cached
-    comp = _Compiler(registry, scope)
+    comp = _Compiler(registry)
+    for j, a in enumerate(policy.actions):
+        comp.nodes(a.refinements, f"policy.action[{j}].refinement")
     compiled = CompiledPolicy(
-        policy, scope, policy.conflict or "invalid",
+        policy, policy.conflict or "invalid",
         [comp.rule("permission", i, r, policy) for i, r in enumerate(policy.permissions)],
         [comp.rule("prohibition", i, r, policy) for i, r in enumerate(policy.prohibitions)],
         [comp.duty(d, f"obligation[{i}]", policy, None) for i, d in enumerate(policy.obligations)],
@@ -382,34 +440,39 @@ def _ancestors(action: str) -> frozenset[str]:
     return frozenset(action_ancestors(action))
 
 
+@lru_cache(maxsize=1024)
+def _short(iri_: str) -> str:
+    return compact_iri(iri_)
+
+
 def _matches(rule_value: str | None, asked: str | None, facts: Facts) -> bool:
-    if rule_value is None or asked is None:
+    if rule_value is None or asked is None or rule_value == asked:
         return True
-    return rule_value == asked or rule_value in facts.part_of.get(asked, ())
+    return rule_value in facts.part_of.get(asked, ())
 
 
-def _duty_state(d: _CDuty, facts: Facts) -> DutyState | None:
+def _duty_state(d: _CDuty, facts: Facts) -> str | None:
     states = facts.duty_states
     if not states:
         return None
-    return states.get(d.uid or "") or states.get(d.action) or states.get(compact_iri(d.action).removeprefix("odrl:"))
+    return states.get(d.uid or "") or states.get(d.action) or states.get(d.label.removeprefix("odrl:"))
 
 
-def _run_all(runners: list[Runner], req: Request, facts: Facts, checks: list[Check], reasons: list[str]) -> bool:
+def _run_all(runners: list[Runner], req: Request, facts: Facts, scope: str, trace: Trace,
+             reasons: list[str]) -> bool:
     ok = True
     for r in runners:
-        good, why = r(req, facts, checks)
-        if not good:
+        why = r(req, facts, scope, trace)
+        if why is not None:
             ok = False
             reasons.append(why)
     return ok
 
 
-def _duty_applies(d: _CDuty, req: Request, facts: Facts, checks: list[Check]) -> bool:
+def _duty_applies(d: _CDuty, req: Request, facts: Facts, scope: str, trace: Trace) -> bool:
     if not d.conditions:
         return True
-    scratch: list[str] = []
-    return _run_all(d.conditions, req, facts, checks, scratch)
+    return _run_all(d.conditions, req, facts, scope, trace, [])
 
 
 def _make_duty(d: _CDuty, facts: Facts, state: str | None) -> ApplicableDuty:
@@ -423,8 +486,10 @@ def _make_duty(d: _CDuty, facts: Facts, state: str | None) -> ApplicableDuty:
 def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
              registry: OperandRegistry | None = None) -> Decision:
     """Decide whether ``request`` is permitted under ``policy`` given ``facts`` in ``scope``."""
-    cp = compile_policy(policy, scope=scope, registry=registry)
-    checks: list[Check] = []
+    if scope not in SCOPES:
+        raise PolicyError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    cp = compile_policy(policy, registry=registry)
+    trace: Trace = []
     duties: list[ApplicableDuty] = []
     reasons: list[str] = []
     asked = _ancestors(request.action)
@@ -435,104 +500,103 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
     applicable = 0
     for rule in cp.permissions:
         if rule.actions.isdisjoint(asked):
-            checks.append(Check(rule.subject, rule.label, "not-applicable",
-                                f"does not cover {compact_iri(request.action)}"))
+            trace.append((rule.subject, rule.label, "not-applicable", f"does not cover {_short(request.action)}"))
             continue
         if not _matches(rule.target, request.target, facts):
-            checks.append(Check(rule.subject, rule.label, "not-applicable", f"target is not {request.target}"))
+            trace.append((rule.subject, rule.label, "not-applicable", f"target is not {request.target}"))
             continue
         if rule.assignee is not None and (party is None or not _matches(rule.assignee, party, facts)):
-            checks.append(Check(rule.subject, rule.label, "not-applicable",
-                                f"granted to {rule.assignee}, not to {party or 'an unidentified party'}"))
+            trace.append((rule.subject, rule.label, "not-applicable",
+                          f"granted to {rule.assignee}, not to {party or 'an unidentified party'}"))
             continue
         applicable += 1
         local: list[str] = []
-        ok = _run_all(rule.constraints, request, facts, checks, local)
-        for a in rule.actions & asked:
-            if a in rule.refinements:
-                ok = _run_all(rule.refinements[a], request, facts, checks, local) and ok
+        ok = _run_all(rule.constraints, request, facts, scope, trace, local)
+        if rule.refinements:
+            for a in rule.actions & asked:
+                if a in rule.refinements:
+                    ok = _run_all(rule.refinements[a], request, facts, scope, trace, local) and ok
         rule_duties: list[ApplicableDuty] = []
         for d in rule.duties:
-            if not _duty_applies(d, request, facts, checks):
-                checks.append(Check(d.subject, compact_iri(d.action), "inactive", "its conditions do not hold"))
+            if not _duty_applies(d, request, facts, scope, trace):
+                trace.append((d.subject, d.label, "inactive", "its conditions do not hold"))
                 continue
             state = _duty_state(d, facts)
             if state == "violated":
                 ok = False
-                local.append(f"duty {compact_iri(d.action)} ({d.subject}) was violated")
-                checks.append(Check(d.subject, compact_iri(d.action), "violated", local[-1]))
+                local.append(f"duty {d.label} ({d.subject}) was violated")
+                trace.append((d.subject, d.label, "violated", local[-1]))
                 continue
             if d.precondition and enforce_pre and state != "fulfilled":
                 ok = False
-                local.append(f"duty {compact_iri(d.action)} ({d.subject}) must be fulfilled before "
-                             f"{compact_iri(request.action)}; its state is {state or 'not set'}")
-                checks.append(Check(d.subject, compact_iri(d.action), "pending", local[-1]))
+                local.append(f"duty {d.label} ({d.subject}) must be fulfilled before "
+                             f"{_short(request.action)}; its state is {state or 'not set'}")
+                trace.append((d.subject, d.label, "pending", local[-1]))
                 continue
-            checks.append(Check(d.subject, compact_iri(d.action), state or "active",
-                                "fulfilled" if state == "fulfilled" else "applies"))
+            trace.append((d.subject, d.label, state or "active", "fulfilled" if state == "fulfilled" else "applies"))
             if state != "fulfilled":
                 rule_duties.append(_make_duty(d, facts, state))
         if ok:
             granted = True
             duties.extend(rule_duties)
-            checks.append(Check(rule.subject, rule.label, "active", "all constraints and duties allow it"))
+            trace.append((rule.subject, rule.label, "active", "all constraints and duties allow it"))
         else:
             reasons.extend(f"{rule.subject} ({rule.label}): {r}" for r in local)
-            checks.append(Check(rule.subject, rule.label, "inactive", "; ".join(local)))
+            trace.append((rule.subject, rule.label, "inactive", "; ".join(local)))
 
     prohibited = False
     for rule in cp.prohibitions:
         # A prohibition applies when the requested action is (included in) the prohibited one.
         if rule.actions.isdisjoint(asked) or not _matches(rule.target, request.target, facts):
-            checks.append(Check(rule.subject, rule.label, "not-applicable",
-                                f"does not cover {compact_iri(request.action)}"))
+            trace.append((rule.subject, rule.label, "not-applicable", f"does not cover {_short(request.action)}"))
             continue
         if rule.assignee is not None and party is not None and not _matches(rule.assignee, party, facts):
-            checks.append(Check(rule.subject, rule.label, "not-applicable", f"applies to {rule.assignee} only"))
+            trace.append((rule.subject, rule.label, "not-applicable", f"applies to {rule.assignee} only"))
             continue
         local = []
-        holds = _run_all(rule.constraints, request, facts, checks, local)
-        for a in rule.actions & asked:
-            if a in rule.refinements:
-                holds = _run_all(rule.refinements[a], request, facts, checks, local) and holds
+        holds = _run_all(rule.constraints, request, facts, scope, trace, local)
+        if rule.refinements:
+            for a in rule.actions & asked:
+                if a in rule.refinements:
+                    holds = _run_all(rule.refinements[a], request, facts, scope, trace, local) and holds
         if holds:
             prohibited = True
-            checks.append(Check(rule.subject, rule.label, "active", f"{compact_iri(request.action)} is prohibited"))
+            trace.append((rule.subject, rule.label, "active", f"{_short(request.action)} is prohibited"))
         else:
-            checks.append(Check(rule.subject, rule.label, "inactive", "; ".join(local)))
+            trace.append((rule.subject, rule.label, "inactive", "; ".join(local)))
 
     obligation_violated = False
     for d in cp.obligations:
-        if not _duty_applies(d, request, facts, checks):
-            checks.append(Check(d.subject, compact_iri(d.action), "inactive", "its conditions do not hold"))
+        if not _duty_applies(d, request, facts, scope, trace):
+            trace.append((d.subject, d.label, "inactive", "its conditions do not hold"))
             continue
         state = _duty_state(d, facts)
         if state == "violated":
             obligation_violated = True
-            reasons.append(f"obligation {compact_iri(d.action)} ({d.subject}) was violated")
-            checks.append(Check(d.subject, compact_iri(d.action), "violated", reasons[-1]))
+            reasons.append(f"obligation {d.label} ({d.subject}) was violated")
+            trace.append((d.subject, d.label, "violated", reasons[-1]))
         else:
-            checks.append(Check(d.subject, compact_iri(d.action), state or "active", "applies"))
+            trace.append((d.subject, d.label, state or "active", "applies"))
             if state != "fulfilled":
                 duties.append(_make_duty(d, facts, state))
 
     permitted = granted and not obligation_violated
     if prohibited:
         if granted and cp.conflict == "perm":
-            checks.append(Check("policy", "conflict perm", "active", "permission overrides prohibition"))
+            trace.append(("policy", "conflict perm", "active", "the permission overrides the prohibition"))
         elif granted and cp.conflict == "invalid":
             permitted = False
             reasons.append("a permission and a prohibition both apply and the conflict strategy is "
                            "'invalid': the policy is void")
         else:
             permitted = False
-            reasons.append(f"{compact_iri(request.action)} is prohibited")
+            reasons.append(f"{_short(request.action)} is prohibited")
     if not applicable:
-        reasons.append(f"no permission covers {compact_iri(request.action)}"
+        reasons.append(f"no permission covers {_short(request.action)}"
                        + (f" on {request.target}" if request.target else "")
                        + (f" for {party}" if party else ""))
-    if not permitted:
-        duties = []
-    else:
+    if permitted:
         reasons = []
-    return Decision(permitted, scope, checks, duties, reasons)
+    else:
+        duties = []
+    return Decision(permitted, scope, trace, duties, reasons)

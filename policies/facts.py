@@ -40,7 +40,7 @@ def _parse_time(value: Any) -> datetime | None:
     return t if t.tzinfo else None
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Facts:
     """Everything known about the counter-party and the situation when a decision is taken.
 
@@ -74,6 +74,11 @@ class Facts:
             raise FactsError("Facts.agreement_start must be time-zone aware")
         if self.use_count < 0:
             raise FactsError("Facts.use_count cannot be negative")
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """Per-Facts cache of derived operand values (Facts are immutable once built)."""
+        return {}
 
     @cached_property
     def valid_credentials(self) -> tuple[Mapping[str, Any], ...]:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from .errors import PolicyError, PolicyLimitError, PolicySyntaxError, UnknownOperandError
 from .limits import DEFAULT_LIMITS, Limits
 from .model import (
-    Action, Constraint, ConstraintNode, Duty, IRIValue, LiteralValue, LogicalConstraint, Permission,
+    construct_trusted, Action, Constraint, ConstraintNode, Duty, IRIValue, LiteralValue, LogicalConstraint, Permission,
     Policy, Prohibition, Value,
 )
 from .vocab import (
@@ -350,6 +350,9 @@ class _Reader:
         if ODRL + "conflict" in props:
             c = self.vocab_value(ctx, props[ODRL + "conflict"], path + ".conflict")
             conflict = c[len(ODRL):] if c.startswith(ODRL) else c
+            if conflict not in ("perm", "prohibit", "invalid"):
+                raise PolicySyntaxError(f"unknown conflict strategy {conflict!r}; expected perm, prohibit or invalid",
+                                        path=path + ".conflict")
         kw: dict[str, Any] = dict(
             uid=uid, type=ptype, conflict=conflict,
             profiles=tuple(self.iri_value(ctx, p, path + ".profile") for p in _as_list(props.get(ODRL + "profile"))),
@@ -411,7 +414,7 @@ class _Reader:
         for i, item in enumerate(_as_list(value)):
             p = f"{path}[{i}]"
             if isinstance(item, str):
-                out.append(Action(iri=_expand_iri(ctx, self.string(item, p), vocab=True)))
+                out.append(construct_trusted(Action, iri=_expand_iri(ctx, self.string(item, p), vocab=True)))
                 continue
             c2, props, _types = self.node(item, ctx, p, depth)
             target = props.get(RDF + "value") or props.get(EDC + "type") or props.get(ODRL + "action")
@@ -423,7 +426,8 @@ class _Reader:
             self.check_props(props, {RDF + "value", EDC + "type", ODRL + "action", ODRL + "refinement"}, "action", p)
             iri_ = self.vocab_value(c2, target, p)
             refinements = self.constraints_of(c2, props.get(ODRL + "refinement"), p + ".refinement", depth + 1, 0)
-            out.append(Action(iri=iri_, uid=uid if isinstance(uid, str) else None, refinements=refinements))
+            out.append(construct_trusted(Action, iri=iri_, uid=uid if isinstance(uid, str) else None,
+                                              refinements=refinements))
         if required and not out:
             raise PolicySyntaxError("a rule must name an action", path=path)
         return tuple(out)
@@ -451,7 +455,8 @@ class _Reader:
             members = self.constraints_of(ctx, props[ODRL + op], f"{path}.{op}", depth + 1, logical_depth + 1)
             if not members:
                 raise PolicySyntaxError(f"logical constraint {op} has no operands", path=path)
-            return LogicalConstraint(uid=uid if isinstance(uid, str) else None, operator=op, constraints=members)
+            return construct_trusted(LogicalConstraint, uid=uid if isinstance(uid, str) else None, operator=op,
+                                                     constraints=members)
         allowed = {ODRL + p for p in ("uid", "leftOperand", "operator", "rightOperand", "rightOperandReference",
                                       "unit", "dataType", "status")}
         self.check_props(props, allowed, "constraint", path)
@@ -478,13 +483,13 @@ class _Reader:
 
     def value(self, ctx: _Context, raw: Any, path: str) -> Value:
         if isinstance(raw, bool):
-            return LiteralValue(value="true" if raw else "false", datatype=XSD + "boolean")
+            return construct_trusted(LiteralValue, value="true" if raw else "false", datatype=XSD + "boolean")
         if isinstance(raw, int):
-            return LiteralValue(value=str(raw), datatype=XSD + "integer")
+            return construct_trusted(LiteralValue, value=str(raw), datatype=XSD + "integer")
         if isinstance(raw, float):
-            return LiteralValue(value=repr(raw), datatype=XSD + "double")
+            return construct_trusted(LiteralValue, value=repr(raw), datatype=XSD + "double")
         if isinstance(raw, str):
-            return LiteralValue(value=self.string(raw, path))
+            return construct_trusted(LiteralValue, value=self.string(raw, path))
         if isinstance(raw, dict):
             if "@value" in raw:
                 v = raw["@value"]
@@ -497,13 +502,13 @@ class _Reader:
                     v = "true" if v else "false"
                 elif isinstance(v, (int, float)):
                     v = str(v)
-                return LiteralValue(
-                    value=self.string(v, path),
+                return construct_trusted(
+                    LiteralValue, value=self.string(v, path),
                     datatype=_expand_iri(ctx, dt, vocab=True) if isinstance(dt, str) else None,
                     language=raw.get("@language") if isinstance(raw.get("@language"), str) else None,
                 )
             if set(raw) - {"@id", "@type"} == set() and "@id" in raw:
-                return IRIValue(id=_expand_iri(ctx, self.string(raw["@id"], path), vocab=False))
+                return construct_trusted(IRIValue, id=_expand_iri(ctx, self.string(raw["@id"], path), vocab=False))
         raise PolicySyntaxError(f"rightOperand value {json.dumps(raw, ensure_ascii=False)[:80]} is not a literal or IRI", path=path)
 
 
@@ -522,28 +527,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _build(cls: type, kw: dict[str, Any], path: str) -> Any:
+    # The reader has already checked every field, so skip pydantic's second validation pass.
     try:
-        return cls(**kw)
+        return construct_trusted(cls, **kw)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PolicySyntaxError(first.get("msg", str(exc)).removeprefix("Value error, "), path=path) from None
-
-
-def _check_json_depth(doc: Any, limits: Limits) -> None:
-    stack: list[tuple[Any, int]] = [(doc, 0)]
-    nodes = 0
-    while stack:
-        item, d = stack.pop()
-        if d > limits.max_depth:
-            raise PolicyLimitError(f"JSON nested deeper than {limits.max_depth}")
-        if isinstance(item, dict):
-            nodes += len(item)
-            stack.extend((v, d + 1) for v in item.values())
-        elif isinstance(item, list):
-            nodes += len(item)
-            stack.extend((v, d + 1) for v in item)
-        if nodes > limits.max_constraints * 16:
-            raise PolicyLimitError("document has too many JSON values")
 
 
 def _detect_form(doc: Any) -> Form:
@@ -572,7 +561,6 @@ def parse_policy(doc: dict[str, Any] | list[Any] | str | bytes, *, form: Form = 
             doc = json.loads(doc)
         except (ValueError, RecursionError) as exc:
             raise PolicySyntaxError(f"not valid JSON: {exc}") from None
-    _check_json_depth(doc, limits)
     if form == "auto":
         form = _detect_form(doc)
     if form not in ("dsp", "edc", "expanded"):
@@ -606,8 +594,9 @@ def parse_policy(doc: dict[str, Any] | list[Any] | str | bytes, *, form: Form = 
         policy = _Reader(limits, index).policy(root, ctx)
     except RecursionError:
         raise PolicyLimitError("policy nested too deeply") from None
-    from .operands import default_registry
-    (registry or default_registry()).validate_policy(policy)
+    # Compiling validates every operand, operator and value (and caches the result for evaluate).
+    from .engine import compile_policy
+    compile_policy(policy, registry=registry)
     return policy
 
 
@@ -633,7 +622,9 @@ class _Writer:
         self.style = style  # "dsp" | "edc" | "expanded"
 
     def key(self, name: str) -> str:
-        return {"dsp": name, "edc": "odrl:" + name, "expanded": ODRL + name}[self.style]
+        if self.style == "dsp":
+            return name if _dsp_terms().get(ODRL + name) == name else "odrl:" + name
+        return "odrl:" + name if self.style == "edc" else ODRL + name
 
     def vocab(self, iri_: str) -> Any:
         if self.style == "dsp":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
@@ -28,6 +29,12 @@ EQUALITY_OPS = frozenset({"eq", "neq", "isAnyOf", "isNoneOf"})
 SET_OPS = EQUALITY_OPS | {"isAllOf"}
 ORDER_OPS = frozenset({"eq", "neq", "lt", "lteq", "gt", "gteq"})
 STRUCTURE_OPS = frozenset({"isA", "isPartOf", "hasPart"})
+_SINGLE_OPS = ORDER_OPS | STRUCTURE_OPS
+
+
+@lru_cache(maxsize=4096)
+def _label(iri_: str) -> str:
+    return compact_iri(iri_)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +167,7 @@ class OperandDef:
 
     @property
     def label(self) -> str:
-        return compact_iri(self.iri)
+        return _label(self.iri)
 
     @property
     def allowed_operators(self) -> frozenset[str]:
@@ -175,12 +182,13 @@ class OperandRegistry:
     """leftOperand IRI -> definition. ``copy()`` before extending a shared registry."""
 
     operands: dict[str, OperandDef] = field(default_factory=dict)
+    generation: int = 0   # bumped on every change, so compiled policies are recompiled
 
     def register(self, defn: OperandDef, *, replace: bool = False) -> OperandDef:
         if defn.iri in self.operands and not replace:
             raise ValueError(f"leftOperand {defn.iri} is already registered")
         self.operands[defn.iri] = defn
-        self.generation = getattr(self, "generation", 0) + 1
+        self.generation += 1
         return defn
 
     def copy(self) -> "OperandRegistry":
@@ -207,6 +215,10 @@ class OperandRegistry:
         return tuple(out)
 
     def check_constraint(self, c: Constraint, path: str) -> OperandDef:
+        return self.checked(c, path)[0]
+
+    def checked(self, c: Constraint, path: str) -> tuple[OperandDef, tuple[Any, ...]]:
+        """The operand definition and the parsed rightOperand values, or a PolicyError."""
         defn = self.operands.get(c.left_operand)
         if defn is None:
             raise UnknownOperandError(
@@ -216,16 +228,17 @@ class OperandRegistry:
             raise UnsupportedOperatorError(
                 f"operator {c.operator} cannot be used with {defn.label} (allowed: "
                 f"{', '.join(sorted(defn.allowed_operators))})", path=path)
+        values: tuple[Any, ...] = ()
         if c.right_operand_reference is None:
             values = self.right_values(defn, c, path)
             if not values:
                 raise InvalidOperandValueError(f"{defn.label} {c.operator} has no rightOperand value", path=path)
-            if c.operator in ORDER_OPS | STRUCTURE_OPS and len(values) != 1:
+            if c.operator in _SINGLE_OPS and len(values) != 1:
                 raise InvalidOperandValueError(
                     f"operator {c.operator} needs exactly one rightOperand value, got {len(values)}", path=path)
         elif c.right_operand:
             raise PolicySyntaxError("constraint has both rightOperand and rightOperandReference", path=path)
-        return defn
+        return defn, values
 
     def check_nodes(self, nodes: Iterable[ConstraintNode], path: str) -> None:
         for i, n in enumerate(nodes):
