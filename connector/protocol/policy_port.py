@@ -69,9 +69,11 @@ def offers_match(offered: Policy, requested: dict[str, Any]) -> Verdict:
         requested_policy = parse_policy(_without_dsp_only_terms(requested), form="dsp")
     except PolicyError as exc:
         return Verdict(False, (f"requested offer is not a readable ODRL policy: {exc}",))
-    result = engine_match(offered, requested_policy)
+    # Target and assigner are filled in by the negotiation, not part of the offered terms.
+    unbound = {"uid": None, "target": None, "assigner": None, "assignee": None}
+    result = engine_match(offered.model_copy(update=unbound), requested_policy.model_copy(update=unbound))
     return Verdict(bool(result.ok), () if result.ok else (str(result.reason),))
 
 
 def _without_dsp_only_terms(offer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in offer.items() if k not in ("@context",)}
+    return {k: v for k, v in offer.items() if k not in ("@context", "@id", "target", "assigner", "assignee")}

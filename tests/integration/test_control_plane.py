@@ -1,0 +1,97 @@
+"""Two real connectors on loopback driven through the Management API (SQLite in temp dirs)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from .processes import KK, Connector, Management, offer_for
+
+pytestmark = pytest.mark.timeout(90)
+
+MEMBERS_ONLY = {"@type": "odrl:Set", "odrl:permission": [{
+    "odrl:action": {"@id": "odrl:use"},
+    "odrl:constraint": {"odrl:leftOperand": {"@id": KK + "OuranosMembership"}, "odrl:operator": {"@id": "odrl:eq"},
+                        "odrl:rightOperand": "active"}}]}
+
+
+async def _pair(spawn: Callable[..., Connector], *, consumer_member: bool = True) -> tuple[Connector, Connector]:
+    provider, consumer = spawn("provider"), spawn("consumer", member=consumer_member)
+    await asyncio.gather(provider.wait_ready(), consumer.wait_ready())
+    return provider, consumer
+
+
+async def _finalized(mc: Management, provider: Connector, asset: str) -> dict:
+    catalog = await mc.catalog(provider)
+    neg_id = await mc.negotiate(provider, offer_for(catalog, asset, provider))
+    return await mc.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"})
+
+
+async def test_catalog_negotiation_transfer_and_termination(spawn, http: aiohttp.ClientSession) -> None:
+    provider, consumer = await _pair(spawn)
+    mp, mc = Management(http, provider), Management(http, consumer)
+    await mp.offer("pcf-1", contract=MEMBERS_ONLY)
+
+    catalog = await mc.catalog(provider)
+    assert catalog["participantId"] == provider.participant_id
+    neg = await _finalized(mc, provider, "pcf-1")
+    assert neg["state"] == "FINALIZED", neg
+    agreement = await mc.call("GET", f"/contractnegotiations/{neg['@id']}/agreement")
+    assert agreement["assetId"] == "pcf-1"
+    assert agreement["providerId"] == provider.participant_id
+    assert agreement["consumerId"] == consumer.participant_id
+    assert agreement["policy"]["timestamp"]
+    provider_side = await mp.call("POST", "/contractnegotiations/request", {})
+    assert [n["state"] for n in provider_side] == ["FINALIZED"]
+
+    transfer_id = await mc.transfer(provider, agreement["@id"])
+    tp = await mc.wait_state("transferprocesses", transfer_id, {"STARTED", "TERMINATED"})
+    assert tp["state"] == "STARTED", tp
+    address = await mc.call("GET", f"/edrs/{transfer_id}/dataaddress")
+    assert address["endpoint"].startswith(provider.url) and address["authorization"].count(".") == 2
+    edrs = await mc.call("POST", "/edrs/request", {})
+    assert [e["transferProcessId"] for e in edrs] == [transfer_id]
+
+    # The provider ends the transfer; the consumer learns it and its EDR stops working.
+    [provider_tp] = await mp.call("POST", "/transferprocesses/request", {})
+    await mp.call("POST", f"/transferprocesses/{provider_tp['@id']}/terminate", {"reason": "contract ended"},
+                  expect=204)
+    tp = await mc.wait_state("transferprocesses", transfer_id, {"TERMINATED"})
+    assert "contract ended" in tp["errorDetail"]
+    await mc.call("GET", f"/edrs/{transfer_id}/dataaddress", expect=409)
+
+
+async def test_policy_denial_reason_is_visible(spawn, http: aiohttp.ClientSession) -> None:
+    provider, consumer = await _pair(spawn, consumer_member=False)
+    mp, mc = Management(http, provider), Management(http, consumer)
+    await mp.offer("pcf-members", contract=MEMBERS_ONLY)
+    neg = await _finalized(mc, provider, "pcf-members")
+    assert neg["state"] == "TERMINATED"
+    assert "PolicyDenied" in neg["errorDetail"] and "Ouranos" in neg["errorDetail"], neg
+
+
+async def test_consumer_terminates_and_counter_offer(spawn, http: aiohttp.ClientSession) -> None:
+    provider, consumer = await _pair(spawn)
+    mp, mc = Management(http, provider), Management(http, consumer)
+    await mp.offer("pcf-2", contract=MEMBERS_ONLY)
+    catalog = await mc.catalog(provider)
+    offer = offer_for(catalog, "pcf-2", provider)
+    # Ask for looser terms than offered: the provider answers with its own offer.
+    loose = {**offer, "permission": [{"action": "use"}]}
+    neg_id = await mc.negotiate(provider, loose)
+    neg = await mc.wait_state("contractnegotiations", neg_id, {"OFFERED", "TERMINATED"})
+    assert neg["state"] == "OFFERED", neg
+    await mc.call("POST", f"/contractnegotiations/{neg_id}/accept", {}, expect=204)
+    neg = await mc.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"})
+    assert neg["state"] == "FINALIZED", neg
+
+    # A second negotiation, terminated by the consumer before it completes... or after: the
+    # provider must end up TERMINATED either way when the consumer terminates mid-flow.
+    neg2 = await mc.negotiate(provider, offer, reuseAgreement=True)
+    assert neg2 == neg_id  # reused, not negotiated again
+    neg3 = await mc.negotiate(provider, offer)
+    await mc.wait_state("contractnegotiations", neg3, {"FINALIZED"})
+    await mc.call("POST", f"/contractnegotiations/{neg3}/terminate", {"reason": "changed our mind"}, expect=400)
