@@ -8,6 +8,7 @@ caller puts in an event), so the host cannot be used to make requests elsewhere.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import aiohttp
 
@@ -23,6 +24,12 @@ from .cloudevents import CONTENT_TYPE
 from .errors import ApiVersion
 
 log = logging.getLogger(__name__)
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """RFC 6749 2.3.1 client_secret_basic: form-encode id and secret, then HTTP Basic."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode("utf-8")
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -116,12 +123,11 @@ class EventSender:
         cached = self._tokens.get(partner.name)
         if cached and not fresh and cached[1] > time.monotonic():
             return cached[0]
-        auth = aiohttp.BasicAuth(partner.client_id, partner.client_secret)
         try:
             async with self.session.post(
                 partner.token_endpoint(),
                 data={"grant_type": "client_credentials"},
-                auth=auth,
+                headers={"Authorization": basic_authorization(partner.client_id, partner.client_secret)},
                 timeout=self.timeout,
                 allow_redirects=False,
             ) as resp:

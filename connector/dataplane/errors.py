@@ -17,32 +17,23 @@ ApiVersion = Literal["2", "3"]
 
 
 class ErrorKind(Enum):
-    """Version-neutral error conditions with their HTTP status."""
+    """Version-neutral error conditions: (HTTP status, PACT code)."""
 
-    BAD_REQUEST = 400
-    NOT_IMPLEMENTED = 400  # PACT answers NotImplemented with 400, not 501
-    TOKEN_EXPIRED = 401
-    ACCESS_DENIED = 403
-    NOT_FOUND = 404
-    INTERNAL = 500
+    BAD_REQUEST = (400, "BadRequest")
+    NOT_IMPLEMENTED = (400, "NotImplemented")  # PACT answers NotImplemented with 400, not 501
+    TOKEN_EXPIRED = (401, "TokenExpired")
+    ACCESS_DENIED = (403, "AccessDenied")
+    NOT_FOUND = (404, "NotFound")
+    INTERNAL = (500, "InternalError")
 
     def code(self, version: ApiVersion) -> str:
-        if self is ErrorKind.NOT_FOUND:
-            return "NoSuchFootprint" if version == "2" else "NotFound"
-        return _CODES[self]
+        if self is ErrorKind.NOT_FOUND and version == "2":
+            return "NoSuchFootprint"  # v2 Tech Specs name; v3 renamed it NotFound
+        return self.value[1]
 
     @property
     def status(self) -> int:
-        return self.value
-
-
-_CODES = {
-    ErrorKind.BAD_REQUEST: "BadRequest",
-    ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
-    ErrorKind.TOKEN_EXPIRED: "TokenExpired",
-    ErrorKind.ACCESS_DENIED: "AccessDenied",
-    ErrorKind.INTERNAL: "InternalError",
-}
+        return self.value[0]
 
 
 class PactError(Exception):
