@@ -26,10 +26,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///kakehashi.db"
 class Store:
     """Repositories over one database (or, inside ``transaction()``, one open transaction)."""
 
-    def __init__(self, db: Database | BoundDatabase, *, clock: Callable[[], datetime] = utcnow,
-                 root: Database | None = None) -> None:
+    def __init__(self, db: Database | BoundDatabase, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
-        self._root = root if root is not None else db
         self.clock = clock
         self.negotiations = NegotiationRepository(db, clock)
         self.transfers = TransferRepository(db, clock)
@@ -57,7 +55,7 @@ class Store:
             return
         root = self._db
         async with root.write() as conn:
-            yield Store(BoundDatabase(root, conn), clock=self.clock, root=root)
+            yield Store(BoundDatabase(root, conn), clock=self.clock)
 
     async def ping(self) -> bool:
         """Readiness probe: can we run a query right now?"""
@@ -69,8 +67,9 @@ class Store:
         return True
 
     async def close(self) -> None:
-        if isinstance(self._root, Database):
-            await self._root.dispose()
+        """Dispose of the connection pool (a no-op on a ``transaction()`` view)."""
+        if isinstance(self._db, Database):
+            await self._db.dispose()
 
 
 async def open_store(url: str = DEFAULT_URL, *, clock: Callable[[], datetime] = utcnow, migrate: bool = True,
