@@ -12,6 +12,7 @@ exact N-degree work.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -43,38 +44,65 @@ _ALGORITHMS = {
 # --------------------------------------------------------------------------------------
 # Input limits
 # --------------------------------------------------------------------------------------
-def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
-    """Refuse JSON values that are too deep, too large or not plain JSON, before any work."""
-    budget = [max_nodes]
+_SAFE_INT = 2**53 - 1
 
-    def walk(value: Any, depth: int) -> None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
-        if isinstance(value, str):
-            if len(value) > MAX_STRING:
-                raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
-        elif isinstance(value, dict):
+
+def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> bool:
+    """Refuse JSON values that are too deep, too large or not plain JSON, before any work.
+
+    Returns True when the value is "JCS-simple": no floats, no integers beyond 2^53, and no
+    object keys outside the Basic Multilingual Plane. For such values Python's own sorted,
+    compact JSON encoding is byte-identical to RFC 8785 (code point order equals UTF-16
+    order within the BMP, and both escape exactly the same characters).
+    """
+    budget = max_nodes
+    simple = True
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        cls = value.__class__
+        if cls is dict:
             if depth >= max_depth:
                 raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
+            budget -= len(value)
             for k, v in value.items():
-                if not isinstance(k, str):
+                if k.__class__ is not str:
                     raise DocumentLimitError("document has a non-string object key")
-                if v.__class__ is not str:
-                    walk(v, depth + 1)
-                else:
-                    budget[0] -= 1
+                if simple and not k.isascii() and max(k) > "\uffff":
+                    simple = False
+                vc = v.__class__
+                if vc is str:
                     if len(v) > MAX_STRING:
                         raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
-        elif isinstance(value, list):
+                elif vc is dict or vc is list:
+                    push((v, depth + 1))
+                elif vc is bool or v is None:
+                    pass
+                elif vc is int:
+                    simple = simple and -_SAFE_INT <= v <= _SAFE_INT
+                elif vc is float:
+                    simple = False
+                else:
+                    push((v, depth + 1))
+        elif cls is list:
             if depth >= max_depth:
                 raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
+            budget -= len(value)
             for v in value:
-                walk(v, depth + 1)
-        elif value is not None and not isinstance(value, (bool, int, float)):
-            raise DocumentLimitError(f"document holds a non-JSON value of type {type(value).__name__}")
-
-    walk(obj, 0)
+                push((v, depth + 1))
+        elif cls is str:
+            if len(value) > MAX_STRING:
+                raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
+        elif cls is int:
+            simple = simple and -_SAFE_INT <= value <= _SAFE_INT
+        elif cls is float:
+            simple = False
+        elif value is not None and cls is not bool:
+            raise DocumentLimitError(f"document holds a non-JSON value of type {cls.__name__}")
+        if budget < 0:
+            raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
+    return simple
 
 
 # --------------------------------------------------------------------------------------
@@ -82,11 +110,27 @@ def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
 # --------------------------------------------------------------------------------------
 def jcs(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes."""
-    check_limits(obj)
+    return _jcs(obj, check_limits(obj))
+
+
+def _jcs(obj: Any, simple: bool) -> bytes:
     try:
+        if simple:
+            return json.dumps(
+                obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
         raise CanonicalizationError(f"JCS canonicalisation failed: {exc}") from exc
+
+
+def jcs_defined(doc: dict[str, Any]) -> bytes:
+    """JCS bytes of a JSON-LD document, refusing it if it uses a term no context defines."""
+    simple = check_limits(doc)
+    expansion = to_rdf(doc, max_quads=MAX_QUADS, emit=False)
+    if expansion.undefined:
+        raise UndefinedTermError(expansion.undefined)
+    return _jcs(doc, simple)
 
 
 # --------------------------------------------------------------------------------------
@@ -95,7 +139,7 @@ def jcs(obj: Any) -> bytes:
 def find_undefined_terms(doc: dict[str, Any]) -> list[str]:
     """Properties, types and IRIs that JSON-LD would silently drop from `doc`, by name and place."""
     check_limits(doc)
-    return to_rdf(doc, max_quads=MAX_QUADS).undefined
+    return to_rdf(doc, max_quads=MAX_QUADS, emit=False).undefined
 
 
 def require_defined_terms(doc: dict[str, Any]) -> None:

@@ -99,6 +99,15 @@ class ActiveContext:
     # cache of processed children: key -> ActiveContext
     children: dict[Any, tuple[Any, ActiveContext]] = field(default_factory=dict, repr=False, compare=False)
 
+    def special_keys(self) -> frozenset[str]:
+        """Keys that make an object a value, list, set or graph object here (keywords and aliases)."""
+        cached = self.children.get("special-keys")
+        if cached is None:
+            wanted = ("@value", "@list", "@set", "@graph")
+            keys = frozenset(wanted).union(t for t, d in self.terms.items() if d.iri in wanted)
+            cached = self.children["special-keys"] = (None, keys)  # type: ignore[assignment]
+        return cached[1]  # type: ignore[return-value]
+
     def copy(self) -> ActiveContext:
         return ActiveContext(dict(self.terms), self.vocab, self.language, self.direction, self.previous)
 
@@ -451,10 +460,23 @@ def _double(value: float) -> str:
     return f"{mantissa}E{int(exponent)}"
 
 
+_SCALARS = (str, bool, int, float)
+
+
+def _cannot_hide_terms(value: Any, td: TermDef | None) -> bool:
+    """True when a property value can only become literals, so it has no term to check."""
+    if td is not None and td.type_mapping in ("@id", "@vocab"):
+        return False
+    if value.__class__ in _SCALARS:
+        return True
+    return value.__class__ is list and all(v.__class__ in _SCALARS for v in value)
+
+
 class _Expander:
     """One document's expansion run: blank node labelling, quad output, undefined terms."""
 
-    def __init__(self, max_quads: int) -> None:
+    def __init__(self, max_quads: int, emit: bool = True) -> None:
+        self.emit_quads = emit
         self.quads: list[Quad] = []
         self.undefined: list[str] = []
         self._bnodes: dict[str, str] = {}
@@ -473,6 +495,8 @@ class _Expander:
         return name
 
     def emit(self, s: str, p: str, o: str, g: str | None) -> None:
+        if not self.emit_quads:
+            return
         self.quads.append((s, p, o, g))
         if len(self.quads) > self._max_quads:
             raise _fail(f"document produces more than {self._max_quads} RDF statements")
@@ -519,10 +543,13 @@ class _Expander:
             if term is not None:
                 self.emit(subject, RDF_TYPE, term, graph)
         active = plan.active
+        check_only = not self.emit_quads
         for key, expanded, td in plan.props:
             value = element[key]
             if expanded is None:
                 self.flag(f"property {key!r} at {path}")
+                continue
+            if check_only and _cannot_hide_terms(value, td):
                 continue
             here = f"{path}.{key}"
             if expanded == "@graph":
@@ -540,7 +567,8 @@ class _Expander:
                         raise _fail(f"reverse property {key!r} at {here} has a literal value")
                     self.emit(obj, prop, subject, graph)
             elif isinstance(value, str) and active.language is None and (td is None or td.plain):
-                self.emit(subject, prop, literal(value), graph)  # the common case, inlined
+                if self.emit_quads:  # the common case, inlined
+                    self.emit(subject, prop, literal(value), graph)
             else:
                 for obj in self.values(value, active, td, graph, here):
                     self.emit(subject, prop, obj, graph)
@@ -603,6 +631,12 @@ class _Expander:
             if td is not None and td.context is not _UNSET:
                 active = process_context(active, td.context, override_protected=True)
             return self.scalar(item, active, td, path)
+        if active.special_keys().isdisjoint(item):
+            if "@graph" in container:
+                name = self.bnode()
+                self.node(item, active, name, path, td)
+                return name
+            return self.node(item, active, graph, path, td)
         keys = {k: expand_iri(active, k, vocab=True) for k in item}
         kws = set(keys.values())
         if "@value" in kws:
@@ -819,11 +853,14 @@ class Expansion:
     undefined: list[str]
 
 
-def to_rdf(document: dict[str, Any], *, max_quads: int = 100_000) -> Expansion:
-    """Expand a compact JSON-LD document to RDF statements and list its undefined terms."""
+def to_rdf(document: dict[str, Any], *, max_quads: int = 100_000, emit: bool = True) -> Expansion:
+    """Expand a compact JSON-LD document to RDF statements and list its undefined terms.
+
+    With `emit=False` only the undefined-term walk is done (no statements are returned).
+    """
     if not isinstance(document, dict):
         raise _fail("a JSON-LD document must be a JSON object")
-    run = _Expander(max_quads)
+    run = _Expander(max_quads, emit)
     run.node(document, _EMPTY, None, "$")
     seen: set[Quad] = set()
     unique = [q for q in run.quads if not (q in seen or seen.add(q))]  # type: ignore[func-returns-value]

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from identity.canon import jcs, rdfc, require_defined_terms
+from identity.canon import jcs_defined, rdfc
 from identity.errors import ProofError
 from identity.keys import KeyPair, PublicKey
 
@@ -67,8 +67,7 @@ class Suite:
         if self.canonicalization == "jcs":
             # JCS signs JSON, not RDF, but a term no context defines must still be refused:
             # other verifiers read the document as JSON-LD and would not see it.
-            require_defined_terms(document)
-            return jcs(document)
+            return jcs_defined(document)
         return rdfc(document, hash=self.hash_name(key_type)).encode("utf-8")
 
     def hash_data(self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str) -> bytes:
