@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple, Sequence
 
-from .errors import PolicyError
+from .errors import PolicyError, PolicySyntaxError
 from .facts import SCOPES, Facts, Request, Scope
 from .inheritance import resolve_inheritance
 from .model import Constraint, ConstraintNode, Duty, Policy
@@ -324,7 +324,7 @@ class _Compiler:
     def duty(self, d: Duty, subject: str, policy: Policy, parent: Any) -> "_CDuty":
         actions = d.actions or policy.actions
         if len(actions) != 1:
-            raise PolicyError(f"a duty names exactly one action, got {len(actions)}", path=subject)
+            raise PolicySyntaxError(f"a duty names exactly one action, got {len(actions)}", path=subject)
         conditions: list[Runner] = []
         within: timedelta | None = None
         by: datetime | None = None
@@ -353,7 +353,7 @@ class _Compiler:
         subject = f"{kind}[{i}]"
         actions = r.actions or policy.actions
         if not actions:
-            raise PolicyError("rule names no action", path=subject)
+            raise PolicySyntaxError("rule names no action", path=subject)
         target = r.target or policy.target
         assignee = r.assignee or policy.assignee
         names = ", ".join(_short(a.iri) for a in actions)

@@ -635,12 +635,13 @@ class _Writer:
             return {"@id": _compact_edc(iri_)}
         return [{"@id": iri_}]
 
-    def ref(self, iri_: str) -> Any:
+    def ref(self, iri_: str, *, coerced: bool = False) -> Any:
+        """An IRI value; plain strings only under DSP terms the context types as @id."""
         if self.style == "expanded":
             return [{"@id": iri_}]
-        if self.style == "edc":
-            return {"@id": iri_}
-        return iri_
+        if self.style == "dsp" and coerced:
+            return iri_
+        return {"@id": iri_}
 
     def put(self, out: dict[str, Any], name: str, value: Any) -> None:
         if self.style == "expanded":
@@ -724,7 +725,7 @@ class _Writer:
         for name in ("target", "assigner", "assignee"):
             v = getattr(r, name)
             if v:
-                self.put(out, name, self.ref(v))
+                self.put(out, name, self.ref(v, coerced=True))
 
     def policy(self, p: Policy) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -732,11 +733,12 @@ class _Writer:
             out["@id"] = p.uid
         out["@type"] = {"dsp": p.type, "edc": "odrl:" + p.type, "expanded": [ODRL + p.type]}[self.style]
         if p.profiles:
-            self.put(out, "profile", [self.ref(x) for x in p.profiles] if self.style != "expanded" else [{"@id": x} for x in p.profiles])
+            self.put(out, "profile", [self.ref(x, coerced=True) for x in p.profiles] if self.style != "expanded" else [{"@id": x} for x in p.profiles])
         if p.inherit_from:
             self.put(out, "inheritFrom", [self.ref(x) for x in p.inherit_from] if self.style != "expanded" else [{"@id": x} for x in p.inherit_from])
         if p.conflict:
-            self.put(out, "conflict", self.vocab(ODRL + p.conflict))
+            self.put(out, "conflict", self.vocab(ODRL + p.conflict) if self.style != "dsp"
+                     else {"@id": "odrl:" + p.conflict})
         self.common(out, p)
         for attr, name in (("permissions", "permission"), ("prohibitions", "prohibition"), ("obligations", "obligation")):
             rules = getattr(p, attr)
