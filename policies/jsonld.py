@@ -214,6 +214,10 @@ _IRI_PROPS = {ODRL + p for p in ("target", "assigner", "assignee", "profile", "i
                                   "dataType", "rightOperandReference", "uid")}
 _VOCAB_PROPS = {ODRL + p for p in ("action", "leftOperand", "operator", "conflict")}
 _VALUE_PROPS = {ODRL + "rightOperand"}
+_ODRL_KEYS = frozenset(("permission", "prohibition", "obligation", "duty", "remedy", "consequence",
+                        "constraint", "refinement", *LOGICAL_OPERATORS, "target", "assigner", "assignee",
+                        "profile", "inheritFrom", "unit", "dataType", "rightOperandReference", "uid",
+                        "action", "leftOperand", "operator", "conflict", "rightOperand", "status"))
 _KNOWN_ODRL = _NODE_LISTS | _IRI_PROPS | _VOCAB_PROPS | _VALUE_PROPS | {ODRL + "status"}
 _POLICY_TYPES = {ODRL + "Set": "Set", ODRL + "Offer": "Offer", ODRL + "Agreement": "Agreement",
                  ODRL + "Policy": "Set"}
@@ -268,6 +272,9 @@ class _Reader:
                     raise PolicySyntaxError(f"unexpected {key} on a policy node", path=path)
                 continue
             iri_ = _expand_iri(ctx, key, vocab=True)
+            if ":" not in iri_ and iri_ in _ODRL_KEYS:
+                # DSP compact documents may use ODRL property names the DSP context lacks.
+                iri_ = ODRL + iri_
             if iri_ in ("@type",):
                 types = [_expand_iri(ctx, t, vocab=True) for t in _as_list(value) if isinstance(t, str)]
                 continue
