@@ -31,7 +31,7 @@ _TOKEN = re.compile(
       | (?P<colon>:)
       | (?P<comma>,)
       | (?P<word>[A-Za-z_$][\w$]*(?:/[A-Za-z_$][\w$]*)*)
-      | (?P<bare>[^\s()',:]+)
+      | (?P<bare>[0-9+\-][^\s()',]*|[^\s()',:]+)
     )""",
     re.VERBOSE,
 )
