@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from identity.errors import IdentityError
+
 KeyType = Literal["Ed25519", "P-256", "P-384"]
 KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "P-384")
 
@@ -53,8 +55,8 @@ _JWS_ALG: dict[KeyType, str] = {"Ed25519": "EdDSA", "P-256": "ES256", "P-384": "
 MAX_MULTIBASE_LEN = 200
 
 
-class KeyError_(ValueError):
-    """A key could not be read or used; the message names what is wrong."""
+class KeyError_(IdentityError):
+    """A key could not be read or used; the message names what is wrong (an IdentityError)."""
 
 
 def _b64u(data: bytes) -> str:

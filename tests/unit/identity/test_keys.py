@@ -93,3 +93,9 @@ def test_key_file_is_private(tmp_path: Path) -> None:
     (tmp_path / "bad.jwk").write_text("{not json")
     with pytest.raises(KeyError_, match="not JSON"):
         KeyPair.load(tmp_path / "bad.jwk")
+
+
+def test_key_errors_are_identity_errors() -> None:
+    from identity.errors import IdentityError
+
+    assert issubclass(KeyError_, IdentityError) and issubclass(KeyError_, ValueError)
