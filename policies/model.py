@@ -154,6 +154,17 @@ class Policy(BaseModel):
 
     __hash__ = BaseModel.__hash__
 
+    def __copy__(self) -> "Policy":
+        # A copy (and so model_copy(update=...)) must not share the compiled form of the original.
+        new = super().__copy__()
+        object.__setattr__(new, "__pydantic_private__", {"_compiled": {}})
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> "Policy":
+        new = super().__deepcopy__(memo)
+        object.__setattr__(new, "__pydantic_private__", {"_compiled": {}})
+        return new
+
 
 LogicalConstraint.model_rebuild()
 Action.model_rebuild()
