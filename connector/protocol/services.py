@@ -25,6 +25,8 @@ from .recovery import Recovery
 from .transfers import TransferManager
 
 DSP_PATH = "/api/dsp"
+#: Seconds between sweeps for orphaned outbox rows (default 15; tests shorten it).
+RECOVERY_INTERVAL_ENV = "KAKEHASHI_RECOVERY_INTERVAL_S"
 DATAPLANE_PATH = "/api/public"
 
 
@@ -72,6 +74,14 @@ def default_authenticator(settings: Settings) -> Authenticator:
     return dcp_auth.from_settings(settings)  # type: ignore[no-any-return]
 
 
+def _recovery_interval() -> float:
+    raw = os.environ.get(RECOVERY_INTERVAL_ENV, "")
+    try:
+        return max(0.2, float(raw)) if raw else 15.0
+    except ValueError:
+        return 15.0
+
+
 @asynccontextmanager
 async def build_control_plane(settings: Settings, *, authenticator: Authenticator | None = None,
                               store: Store | None = None, metrics: Any = None) -> AsyncIterator[ControlPlane]:
@@ -97,7 +107,7 @@ async def build_control_plane(settings: Settings, *, authenticator: Authenticato
                                     dataplane_url=settings.base_url + DATAPLANE_PATH, tokens=tokens, outbox=sender,
                                     events=events, on_transition=on_transition)
         yield ControlPlane(settings, the_store, auth, client, catalog, negotiations, transfers, sender, events,
-                           tokens, Recovery(sender))
+                           tokens, Recovery(sender, interval_s=_recovery_interval()))
     finally:
         await session.close()
         if own_store:

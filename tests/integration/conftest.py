@@ -16,12 +16,13 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Connector]]:
     started: list[Connector] = []
 
     def _spawn(name: str, *, member: bool = True, database: str | None = None, replica_id: str = "",
-               participant_id: str | None = None, start: bool = True) -> Connector:
+               participant_id: str | None = None, start: bool = True,
+               env: dict[str, str] | None = None, public_url: str = "") -> Connector:
         pid = participant_id or f"did:web:{name}.test"
         workdir = tmp_path / f"{name}-{replica_id or 'main'}"
         db = database or f"sqlite+aiosqlite:///{workdir / 'store.db'}"
         c = Connector(name=name, workdir=workdir, participant_id=pid, port=free_port(), database=db,
-                      credentials=[membership_credential(pid)] if member else [], replica_id=replica_id)
+                      credentials=[membership_credential(pid)] if member else [], replica_id=replica_id, env=env or {}, public_url=public_url)
         if start:
             c.start()
         started.append(c)

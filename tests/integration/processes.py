@@ -52,6 +52,8 @@ class Connector:
     database: str
     credentials: list[dict[str, Any]] = field(default_factory=list)
     replica_id: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    public_url: str = ""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,13 +89,14 @@ class Connector:
             f"port = {self.port}\ndatabase = \"{self.database}\"\nkey_file = \"key.jwk\"\n"
             f'api_key = "{API_KEY}"\nallow_http_loopback = true\nlog_level = "INFO"\n'
             f"credential_files = {json.dumps(creds)}\n"
-            + (f'replica_id = "{self.replica_id}"\n' if self.replica_id else ""),
+            + (f'replica_id = "{self.replica_id}"\n' if self.replica_id else "")
+            + (f'public_url = "{self.public_url}"\n' if self.public_url else ""),
             encoding="utf-8")
         return config
 
     def start(self) -> None:
         config = self.write_config()
-        env = {**os.environ, "KAKEHASHI_DEV_AUTH_SECRET": DEV_SECRET, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "KAKEHASHI_DEV_AUTH_SECRET": DEV_SECRET, "PYTHONUNBUFFERED": "1", **self.env}
         log = open(self.log_file, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
                                      cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -199,3 +202,51 @@ def offer_for(catalog: dict[str, Any], asset_id: str, provider: Connector) -> di
         if dataset["@id"] == asset_id:
             return {**dataset["hasPolicy"][0], "target": asset_id, "assigner": provider.participant_id}
     raise AssertionError(f"{asset_id} not in catalog: {catalog}")
+
+
+class FailoverProxy:
+    """A loopback stand-in for the load balancer in front of replicas: forwards each request to
+    the first replica that accepts the connection, so the public URL survives a replica's death."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.backends: list[str] = []
+        self._runner: Any = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _forward(self, request: Any) -> Any:
+        from aiohttp import web
+
+        assert self._session is not None
+        body = await request.read()
+        for backend in self.backends:
+            try:
+                async with self._session.request(request.method, backend + request.rel_url.path_qs, data=body,
+                                                 headers={k: v for k, v in request.headers.items()
+                                                          if k.lower() not in ("host", "content-length")},
+                                                 timeout=aiohttp.ClientTimeout(total=15)) as resp:
+                    return web.Response(status=resp.status, body=await resp.read(),
+                                        content_type=resp.content_type)
+            except aiohttp.ClientConnectorError:
+                continue
+        return web.Response(status=502, text="no replica reachable")
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        self._session = aiohttp.ClientSession()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
