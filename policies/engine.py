@@ -148,37 +148,47 @@ def _span_test(op: str, span: TimeSpan) -> Callable[[datetime], bool]:
 def _predicate(defn: OperandDef, op: str, right: tuple[Any, ...]) -> Callable[[Any, Facts], bool]:
     """A test of the left value (scalar, or frozenset when the operand is multi-valued)."""
     r0 = right[0]
-    rset = frozenset(right) if not isinstance(r0, TimeSpan) else frozenset()
-    if defn.multi:
-        table: dict[str, Callable[[Any, Facts], bool]] = {
-            "eq": lambda s, f: r0 in s,
-            "neq": lambda s, f: r0 not in s,
-            "isAnyOf": lambda s, f: not s.isdisjoint(rset),
-            "isNoneOf": lambda s, f: s.isdisjoint(rset),
-            "isAllOf": lambda s, f: rset <= s,
-            "isA": lambda s, f: any(v == r0 or r0 in f.instance_of.get(v, ()) for v in s),
-            "isPartOf": lambda s, f: any(v == r0 or r0 in f.part_of.get(v, ()) for v in s),
-            "hasPart": lambda s, f: any(v == r0 or v in f.part_of.get(r0, ()) for v in s),
-        }
-        return table[op]
     if isinstance(r0, TimeSpan):
         test = _span_test(op, r0)
         return lambda v, f: test(v)
-    table = {
-        "eq": lambda v, f: v == r0,
-        "neq": lambda v, f: v != r0,
-        "lt": lambda v, f: v < r0,
-        "lteq": lambda v, f: v <= r0,
-        "gt": lambda v, f: v > r0,
-        "gteq": lambda v, f: v >= r0,
-        "isAnyOf": lambda v, f: v in rset,
-        "isNoneOf": lambda v, f: v not in rset,
-        "isAllOf": lambda v, f: rset == {v},
-        "isA": lambda v, f: v == r0 or r0 in f.instance_of.get(v, ()),
-        "isPartOf": lambda v, f: v == r0 or r0 in f.part_of.get(v, ()),
-        "hasPart": lambda v, f: v == r0 or v in f.part_of.get(r0, ()),
-    }
-    return table[op]
+    rset = frozenset(right)
+    if op == "isA":
+        return lambda v, f: any(x == r0 or r0 in f.instance_of.get(x, ()) for x in (v if defn.multi else (v,)))
+    if op == "isPartOf":
+        return lambda v, f: any(x == r0 or r0 in f.part_of.get(x, ()) for x in (v if defn.multi else (v,)))
+    if op == "hasPart":
+        return lambda v, f: any(x == r0 or x in f.part_of.get(r0, ()) for x in (v if defn.multi else (v,)))
+    if defn.multi:
+        if op == "eq":
+            return lambda s, f: r0 in s
+        if op == "neq":
+            return lambda s, f: r0 not in s
+        if op == "isAnyOf":
+            return lambda s, f: not s.isdisjoint(rset)
+        if op == "isNoneOf":
+            return lambda s, f: s.isdisjoint(rset)
+        if op == "isAllOf":
+            return lambda s, f: rset <= s
+    else:
+        if op == "eq":
+            return lambda v, f: v == r0
+        if op == "neq":
+            return lambda v, f: v != r0
+        if op == "lt":
+            return lambda v, f: v < r0
+        if op == "lteq":
+            return lambda v, f: v <= r0
+        if op == "gt":
+            return lambda v, f: v > r0
+        if op == "gteq":
+            return lambda v, f: v >= r0
+        if op == "isAnyOf":
+            return lambda v, f: v in rset
+        if op == "isNoneOf":
+            return lambda v, f: v not in rset
+        if op == "isAllOf":
+            return lambda v, f: rset == {v}
+    raise PolicySyntaxError(f"operator {op} is not supported for {defn.label}")
 
 
 def _describe_left(defn: OperandDef, left: Any) -> str:

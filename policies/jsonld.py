@@ -17,6 +17,7 @@ a reason rather than dropped, because a dropped prohibition or constraint would 
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -92,6 +93,7 @@ class _Context:
 
 _EMPTY = _Context({}, None, "")
 _CTX_CACHE: dict[tuple[str, str], _Context] = {}
+_CTX_IDS = itertools.count(1)   # unique identity of every processed context (keys the IRI cache)
 
 
 def _context_entries(local: Any) -> list[Any]:
@@ -175,15 +177,31 @@ def _process_context(active: _Context, local: Any, depth: int = 0) -> _Context:
             else:
                 raise PolicySyntaxError(f"context term {term!r} has an invalid definition")
             terms[term] = iri_
-    result = _Context(terms, vocab, f"{active.key}|{len(_CTX_CACHE)}")
+    result = _Context(terms, vocab, f"ctx{next(_CTX_IDS)}")
     if len(_CTX_CACHE) > 512:
         _CTX_CACHE.clear()
     _CTX_CACHE[cache_key] = result
     return result
 
 
+_IRI_CACHE: dict[tuple[str, str, bool], str] = {}
+
+
 def _expand_iri(ctx: _Context, s: str, *, vocab: bool) -> str:
-    """IRI expansion: terms (vocab only), compact IRIs, absolute IRIs, then @vocab."""
+    """IRI expansion: terms (vocab only), compact IRIs, absolute IRIs, then @vocab (memoised)."""
+    key = (ctx.key, s, vocab)
+    hit = _IRI_CACHE.get(key)
+    if hit is not None:
+        return hit
+    out = _expand_iri_uncached(ctx, s, vocab=vocab)
+    if len(_IRI_CACHE) > 16384:
+        _IRI_CACHE.clear()
+    if len(s) <= 512:
+        _IRI_CACHE[key] = out
+    return out
+
+
+def _expand_iri_uncached(ctx: _Context, s: str, *, vocab: bool) -> str:
     if vocab:
         t = ctx.terms.get(s)
         if t is not None:
