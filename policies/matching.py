@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .errors import PolicyError
-from .model import Action, Constraint, ConstraintNode, Duty, LogicalConstraint, Policy
+from .model import Action, Constraint, ConstraintNode, LogicalConstraint, Policy
 from .operands import OperandRegistry, default_registry
 from .vocab import compact_iri
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from .errors import InvalidOperandValueError, UnknownOperandError, UnsupportedOperatorError, PolicySyntaxError
 from .facts import SCOPES, Facts, Request, Scope
 from .model import Constraint, ConstraintNode, IRIValue, LogicalConstraint, Policy, Value
-from .vocab import ODRL, XSD, compact_iri
+from .vocab import ODRL, compact_iri
 
 ALL_SCOPES: frozenset[str] = frozenset(SCOPES)
 USAGE_SCOPES: frozenset[str] = frozenset({"negotiation", "transfer"})
@@ -285,12 +285,12 @@ def _kind_value(kind: Kind, resolver: Resolver) -> Resolver:
     """Normalise a raw fact value with the kind's parser (facts come from outside too)."""
     def resolve(req: Request, facts: Facts) -> Any:
         v = resolver(req, facts)
-        if v is None or isinstance(v, (Decimal, int)) and kind in (DECIMAL, INTEGER):
-            return v
+        if v is None:
+            return None
         try:
             return kind.parse(str(v))
         except ValueError:
-            return None
+            return None   # an unreadable fact counts as unknown, so the check fails closed
     return resolve
 
 
