@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from identity.authority import Authority, AuthorityError, UnknownCredential
+from identity.authority import Authority, AuthorityError, UnknownCredential, base_url_for, read_state
 from identity.did.did_web import did_web_from_url, did_web_to_url
 from identity.did.errors import DidError
 from identity.keys import KeyError_, KeyPair
@@ -93,9 +93,22 @@ class AuthoritySettings(BaseModel):
         if not base:
             actual = self.port if port is None else port
             if actual == 0:
-                raise AuthorityConfigError("set public_url or did (or a fixed port): the DID depends on the URL")
+                return self._identity_from_state()
             base = f"http://{self.host}:{actual}"
         return did_web_from_url(base), base
+
+    def _identity_from_state(self) -> tuple[str, str]:
+        """With an ephemeral port, offline commands take the DID the running authority recorded."""
+        try:
+            did = read_state(self.state_file).get("did") if self.state_file.exists() else None
+        except AuthorityError:
+            did = None
+        if not isinstance(did, str):
+            raise AuthorityConfigError("set public_url or did (or a fixed port): the DID depends on the URL")
+        try:
+            return did, base_url_for(did, allow_http_loopback=self.allow_http_loopback)
+        except DidError as exc:
+            raise AuthorityConfigError(f"state file {self.state_file}: {exc}") from None
 
     def load_key(self) -> KeyPair:
         try:
