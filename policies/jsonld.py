@@ -17,6 +17,7 @@ a reason rather than dropped, because a dropped prohibition or constraint would 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from dataclasses import dataclass
@@ -76,8 +77,11 @@ def load_pinned_context(url: str) -> dict[str, Any]:
 
 
 def pinned_document_loader(url: str, options: Any = None) -> dict[str, Any]:
-    """A pyld document loader serving only the pinned contexts (no network)."""
-    return {"contextUrl": None, "documentUrl": url, "document": load_pinned_context(url)}
+    """A pyld document loader serving only the pinned contexts (no network).
+
+    Returns a copy: the cached document is shared with the fast reader and must not be mutated.
+    """
+    return {"contextUrl": None, "documentUrl": url, "document": copy.deepcopy(load_pinned_context(url))}
 
 
 # --------------------------------------------------------------------------------------------

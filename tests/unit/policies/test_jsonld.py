@@ -76,6 +76,15 @@ def test_round_trip_every_form(writer) -> None:
     assert parse_policy(json.dumps(writer(p))) == p
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pyld_cache():
+    # pyld caches resolved contexts per URL in one process-wide cache shared by every loader;
+    # start from (and leave) a clean cache so other suites' loaders cannot interfere.
+    jsonld._resolved_context_cache.clear()
+    yield
+    jsonld._resolved_context_cache.clear()
+
+
 def _rdf(doc) -> str:
     opts = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": pinned_document_loader}
     return jsonld.normalize(doc, opts)
