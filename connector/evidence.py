@@ -332,6 +332,16 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
+def _export_time(manifest: dict[str, Any]) -> datetime | None:
+    """Verify as of the export: the bundled status lists are that moment's snapshot, and the
+    verdict on a bundle must not change with the day an auditor happens to open it."""
+    try:
+        created = datetime.fromisoformat(manifest.get("created", ""))
+    except (TypeError, ValueError):
+        return None
+    return created if created.tzinfo is not None else None
+
+
 def _inside(root: Path, name: str) -> Path | None:
     """The file ``name`` under ``root``, or None when the name escapes the bundle."""
     if not isinstance(name, str) or not name or name.startswith(("/", "\\")) or ".." in Path(name).parts:
@@ -443,6 +453,7 @@ async def verify_bundle(
     manifest = _read_manifest(root)
     agreement_id: str = manifest["agreementId"]
     report = BundleReport(str(root), agreement_id, exporter=manifest.get("exporter"), created=manifest.get("created"))
+    now = now or _export_time(manifest)
     reader = _BundleReader(root, report)
     _check_manifest_files(reader, manifest)
 
@@ -515,8 +526,7 @@ async def _verify_credential_file(
     seen.add(sha)
     uses = deliveries.get(sha, [])
     ours = [(e, r) for e, r in uses if e.payload.get("agreementId") == agreement_id]
-    moment = now or (ours[0][0].at if ours else None)
-    verifier = Verifier(resolver, trust=trust, status_lists=status, schema_check=_schema_check(), now=moment)
+    verifier = Verifier(resolver, trust=trust, status_lists=status, schema_check=_schema_check(), now=now)
     report = await verifier.verify(document, name=name)
     if ours:
         entry = ours[0][0]
@@ -547,7 +557,7 @@ def format_bundle_report(report: BundleReport) -> str:
     lines = [f"evidence bundle {report.bundle}: agreement {report.agreement_id}"
              + (f", exported by {report.exporter}" if report.exporter else "")
              + (f" at {report.created}" if report.created else ""),
-             f"trust list: {report.trust_source}", ""]
+             f"trust list: {report.trust_source}; checked as of {report.created or 'now'}", ""]
     lines.append(format_report(report.results) if report.results else "no credentials in the bundle")
     log = report.log
     if log is None:

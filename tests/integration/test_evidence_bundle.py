@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,13 @@ async def test_export_refuses_what_it_cannot_back(world: sc.Scenario, bundle: Pa
         await export_bundle(world.store, sc.AGREEMENT_JP, tmp_path / "w", resolver=DidResolver(offline=True),
                             status_lists=world.exporter_status(), allow_missing=True)
     assert not (tmp_path / "w").exists()
+
+
+async def test_verdict_is_as_of_the_export(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Validity is judged at the manifest's `created` time, not the day the auditor looks."""
+    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    manifest["created"] = "2001-01-01T00:00:00+00:00"  # before any of these credentials existed
+    (bundle / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    code, report = await _verify_json(capsys, bundle)
+    assert code == 1 and _check(report, "credentials/", "validity")["ok"] is False
+    assert (await verify_bundle(bundle, now=datetime.now(timezone.utc))).valid
