@@ -122,15 +122,24 @@ class CatalogService:
         self.participant_id = participant_id
         self.protocol_url = protocol_url
         self.service_id = f"{participant_id}#dsp"
+        self._parsed: dict[tuple[str, str], Policy] = {}  # (policy id, digest) -> parsed policy
 
     async def _policy(self, policy_id: str) -> tuple[Policy, str] | None:
         doc = await self.store.policies.get(policy_id)
         if doc is None:
             return None
+        digest = policy_digest(doc.body)
+        cached = self._parsed.get((policy_id, digest))
+        if cached is not None:
+            return cached, digest
         try:
-            return policy_port.policy_from_definition(doc.body), policy_digest(doc.body)
+            policy = policy_port.policy_from_definition(doc.body)
         except PolicyError:
             return None  # a broken definition offers nothing (the Management API refuses them on input)
+        if len(self._parsed) > 1024:
+            self._parsed.clear()
+        self._parsed[(policy_id, digest)] = policy
+        return policy, digest
 
     async def offers_for(self, caller: Caller, asset_id: str | None = None) -> list[OfferedContract]:
         """Every offer the caller may see (all assets, or one)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..auth import Caller
@@ -45,6 +45,19 @@ log = logging.getLogger(__name__)
 
 KIND = "negotiation"
 _CAS_RETRIES = 5
+
+
+@dataclass
+class Plan:
+    """What the provider will do about a request: agree, counter-offer or refuse."""
+
+    kind: str  # "agree" | "counter" | "refuse"
+    code: str = ""
+    reasons: list[str] = field(default_factory=list)
+    offer: Offer | None = None
+    policy: Any = None
+    asset_id: str = ""
+    offer_id: str = ""
 
 
 def new_pid() -> str:
@@ -228,6 +241,7 @@ class NegotiationManager:
                           counter_party_id=caller.participant_id,
                           counter_party_address=(msg.callback_address or "").rstrip("/"),
                           state=NegState.REQUESTED.value, offer=msg.offer.dump())
+        plan = await self._plan(caller, msg.offer)
 
         async def work(tx: Store) -> tuple[Negotiation, str, tuple[ContractNegotiation, bool]]:
             try:
@@ -236,7 +250,7 @@ class NegotiationManager:
                 raise ProtocolError(400, "DuplicatePid", str(exc)) from None
             if not created:
                 return stored, stored.state, (ack_of(stored), False)
-            decided = await self._decide(tx, stored, caller, msg.offer)
+            decided = await self._carry_out(tx, stored, caller, plan)
             return decided, "", (ack_of(stored, NegState.REQUESTED), True)
 
         with bound(consumerPid=msg.consumer_pid, providerPid=pid):
@@ -247,35 +261,54 @@ class NegotiationManager:
         if msg.provider_pid and msg.provider_pid != provider_pid:
             raise ProtocolError(400, "PidMismatch", "providerPid in the body differs from the one in the path")
 
+        plan = await self._plan(caller, msg.offer)
+
         async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
             rec = await tx.negotiations.update(replace(rec, state=new.value, offer=msg.offer.dump()))
-            return await self._decide(tx, rec, caller, msg.offer)
+            return await self._carry_out(tx, rec, caller, plan)
 
         return await self._receive(caller, provider_pid, Role.PROVIDER, msg, step)
 
-    async def _decide(self, tx: Store, rec: Negotiation, caller: Caller, requested: Offer) -> Negotiation:
-        """Provider, REQUESTED: agree, counter-offer, or refuse with the policy's reasons."""
+    async def _plan(self, caller: Caller, requested: Offer) -> Plan:
+        """Provider, on a request: decide outside the write transaction (reads and policy
+        evaluation only), so the SQLite writer lock is held just for the writes."""
         target = requested.target or ""
         candidates = await self.catalog.offers_for(caller, target) if target else []
         if not candidates:
-            return await self._refuse(tx, rec, "OfferUnavailable",
-                                      [f"no offer for dataset {target!r} is available to {caller.participant_id}"])
+            return Plan("refuse", code="OfferUnavailable",
+                        reasons=[f"no offer for dataset {target!r} is available to {caller.participant_id}"])
         chosen = next((c for c in candidates if c.offer_id == requested.id), None)
         if chosen is None or not policy_port.offers_match(chosen.policy, requested.dump()).permitted:
             counter = chosen or candidates[0]
             reason = "offer id unknown or stale" if chosen is None else "requested terms differ from the offer"
             log.info("counter-offering %s: %s", counter.offer_id, reason)
-            offer = Offer.model_validate(counter.dsp_offer(target=True, assigner=self.participant_id))
-            msg = ContractOfferMessage(provider_pid=rec.provider_pid or "", consumer_pid=rec.consumer_pid, offer=offer)
+            return Plan("counter", offer=Offer.model_validate(counter.dsp_offer(target=True,
+                                                                                assigner=self.participant_id)))
+        return self._agreement_plan(caller, chosen.policy, chosen.asset.id, chosen.offer_id)
+
+    def _agreement_plan(self, caller: Caller, policy: Any, asset_id: str, offer_id: str) -> Plan:
+        verdict = policy_port.evaluate(policy, caller, target=asset_id, scope="negotiation")
+        if not verdict.permitted:
+            return Plan("refuse", code="PolicyDenied", reasons=list(verdict.reasons) or ["contract policy not satisfied"])
+        return Plan("agree", policy=policy, asset_id=asset_id, offer_id=offer_id)
+
+    async def _carry_out(self, tx: Store, rec: Negotiation, caller: Caller, plan: Plan) -> Negotiation:
+        if plan.kind == "refuse":
+            return await self._refuse(tx, rec, plan.code, plan.reasons)
+        if plan.kind == "counter":
+            assert plan.offer is not None
+            msg = ContractOfferMessage(provider_pid=rec.provider_pid or "", consumer_pid=rec.consumer_pid,
+                                       offer=plan.offer)
             new = await self._send(tx, rec, msg, self._peer_path(rec, "/offers"))
-            return await tx.negotiations.update(replace(rec, state=new.value, offer=offer.dump()))
-        return await self._agree_or_refuse(tx, rec, caller, chosen.policy, chosen.asset.id, chosen.offer_id)
+            return await tx.negotiations.update(replace(rec, state=new.value, offer=plan.offer.dump()))
+        return await self._agree(tx, rec, caller, plan.policy, plan.asset_id, plan.offer_id)
 
     async def _agree_or_refuse(self, tx: Store, rec: Negotiation, caller: Caller, policy: Any, asset_id: str,
                                offer_id: str) -> Negotiation:
-        verdict = policy_port.evaluate(policy, caller, target=asset_id, scope="negotiation")
-        if not verdict.permitted:
-            return await self._refuse(tx, rec, "PolicyDenied", list(verdict.reasons) or ["contract policy not satisfied"])
+        return await self._carry_out(tx, rec, caller, self._agreement_plan(caller, policy, asset_id, offer_id))
+
+    async def _agree(self, tx: Store, rec: Negotiation, caller: Caller, policy: Any, asset_id: str,
+                     offer_id: str) -> Negotiation:
         offer = policy_port.dsp_offer(policy, offer_id)
         agreement_body = {k: v for k, v in offer.items() if k not in ("@id", "@type", "target", "assigner", "assignee")}
         agreement_id = new_pid()
@@ -399,10 +432,12 @@ class NegotiationManager:
     # ------------------------------------------------------------------ outbox hooks
 
     async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
+        message = dict(envelope.message)
+        if "{" not in envelope.path and not any(v in ("{consumerPid}", "{providerPid}") for v in message.values()):
+            return row.target_url.rstrip("/") + envelope.path, message  # fully addressed when queued
         rec = await self.store.negotiations.get(row.process_id)
         if rec is None:
             return None
-        message = dict(envelope.message)
         pids = {"{consumerPid}": rec.consumer_pid, "{providerPid}": rec.provider_pid}
         path = envelope.path
         for placeholder, value in pids.items():

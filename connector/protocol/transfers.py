@@ -291,10 +291,12 @@ class TransferManager:
     # ------------------------------------------------------------------ outbox hooks
 
     async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
+        message = dict(envelope.message)
+        if "{" not in envelope.path and not any(v in ("{consumerPid}", "{providerPid}") for v in message.values()):
+            return row.target_url.rstrip("/") + envelope.path, message  # fully addressed when queued
         rec = await self.store.transfers.get(row.process_id)
         if rec is None:
             return None
-        message = dict(envelope.message)
         path = envelope.path
         for placeholder, value in (("{consumerPid}", rec.consumer_pid), ("{providerPid}", rec.provider_pid)):
             if placeholder in path or placeholder in message.values():
