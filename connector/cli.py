@@ -117,4 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so sub-command modules share its UsageError class.
+    from connector.cli import main as _main
+
+    sys.exit(_main())
