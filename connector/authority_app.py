@@ -184,9 +184,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
         log.exception("unhandled error serving %s %s", request.method, request.path)
-        return _error(500, "internal error; see the authority log")
+        return _error(500, f"internal error ({type(exc).__name__}); see the authority log")
 
 
 def _stamp(path: Path | None) -> int | None:

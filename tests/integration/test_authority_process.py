@@ -85,7 +85,7 @@ async def test_authority_process_issues_serves_and_revokes(authority_process: di
         assert checked.credential["credentialSubject"]["memberOf"] == "taiwan-tw"  # type: ignore[index]
         assert checked.credential["credentialSubject"]["name"] == "Formosa Cells"  # type: ignore[index]
         status = await check_status(checked.credential, resolver, lists)  # type: ignore[arg-type]
-        assert status.ok is True
+        assert status.ok is True, (authority_process["tmp"] / "authority.log").read_text()
 
         # a DI credential too
         async with http.post(url + "/api/admin/credentials", json={**body, "format": "di"}, headers=admin) as resp:
