@@ -24,7 +24,8 @@ from .config import Settings
 from .dsp.errors import MalformedMessage, ProtocolError, catalog_error, negotiation_error, transfer_error
 from .dsp.messages import VersionResponse
 from .logs import bind
-from .protocol.services import ControlPlane, build_control_plane
+from .dcp_auth import store_replay_check
+from .protocol.services import ControlPlane, build_control_plane, default_authenticator
 
 log = logging.getLogger(__name__)
 
@@ -188,16 +189,26 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[READY] = asyncio.Event()
+    # Built now, not at start-up: with DCP the connector also serves its DID document and
+    # Credential Service, whose routes must exist before the router is frozen.
+    auth = authenticator or default_authenticator(settings)
+    dcp = _dcp_parts(app, auth)
 
     async def control_plane_ctx(app: web.Application) -> AsyncIterator[None]:
-        async with build_control_plane(settings, authenticator=authenticator, store=store,
+        async with build_control_plane(settings, authenticator=auth, store=store,
                                        metrics=app[METRICS]) as plane:
             app[CONTROL_PLANE] = plane
+            if dcp is not None:
+                # Token ids are remembered in the shared database, so a replayed token is
+                # refused by every replica, not only the one that saw it first.
+                dcp[0].replay_check = dcp[1].replay_check = store_replay_check(plane.store.replay)
             await plane.start()
             app[READY].set()
             yield
             app[READY].clear()
             await plane.stop()
+            if dcp is not None:
+                await dcp[0].close()
 
     app.cleanup_ctx.append(control_plane_ctx)
     app.router.add_get("/health/live", _live)
@@ -208,6 +219,19 @@ def create_app(
     app.router.add_routes(dsp_routes(DSP_BASE))
     app.add_subapp(MANAGEMENT_BASE, create_management_app(app))
     return app
+
+
+def _dcp_parts(app: web.Application, auth: Authenticator) -> Any:
+    """Serve our DID document and Credential Service when identity is proven with DCP."""
+    from .dcp_auth import DcpAuthenticator
+
+    if not isinstance(auth, DcpAuthenticator):
+        return None
+    from .credential_service import CredentialService, add_identity_routes
+
+    service = CredentialService(auth.identity, auth.resolver)
+    add_identity_routes(app, service)
+    return auth, service
 
 
 def plane(request: web.Request) -> ControlPlane:
