@@ -12,17 +12,15 @@ exact N-degree work.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import pyoxigraph as ox
-import rfc8785
 
 from identity.errors import CanonicalizationError, DocumentLimitError, UndefinedTermError
-from identity.jsonld import Quad, literal, to_rdf
+from identity.jsonld import JCS_EXACT, JCS_SLOW, Quad, jcs_float_mode, jcs_text, literal, to_rdf
 
 HashName = Literal["sha256", "sha384"]
 
@@ -50,13 +48,21 @@ _SAFE_INT = 2**53 - 1
 def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> bool:
     """Refuse JSON values that are too deep, too large or not plain JSON, before any work.
 
-    Returns True when the value is "JCS-simple": no floats, no integers beyond 2^53, and no
-    object keys outside the Basic Multilingual Plane. For such values Python's own sorted,
-    compact JSON encoding is byte-identical to RFC 8785 (code point order equals UTF-16
-    order within the BMP, and both escape exactly the same characters).
+    Returns True when Python's own sorted, compact JSON encoding of the value is
+    byte-identical to RFC 8785 (`limits_mode(...) == JCS_EXACT`).
+    """
+    return limits_mode(obj, max_depth=max_depth, max_nodes=max_nodes) == JCS_EXACT
+
+
+def limits_mode(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> int:
+    """`check_limits`, returning the value's JCS mode (`identity.jsonld.jcs_mode`) as well.
+
+    `JCS_EXACT`: no float whose repr differs from its ECMAScript form, no integer beyond
+    2^53, no object key outside the Basic Multilingual Plane; `JCS_INTEGRAL`: the same once
+    integral floats are written as integers; `JCS_SLOW`: anything else.
     """
     budget = max_nodes
-    simple = True
+    mode = JCS_EXACT
     stack: list[tuple[Any, int]] = [(obj, 0)]
     pop, push = stack.pop, stack.append
     while stack:
@@ -69,8 +75,8 @@ def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
             for k, v in value.items():
                 if k.__class__ is not str:
                     raise DocumentLimitError("document has a non-string object key")
-                if simple and not k.isascii() and max(k) > "\uffff":
-                    simple = False
+                if not k.isascii() and max(k) > "\uffff":
+                    mode = JCS_SLOW
                 vc = v.__class__
                 if vc is str:
                     if len(v) > MAX_STRING:
@@ -80,9 +86,10 @@ def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
                 elif vc is bool or v is None:
                     pass
                 elif vc is int:
-                    simple = simple and -_SAFE_INT <= v <= _SAFE_INT
+                    if not -_SAFE_INT <= v <= _SAFE_INT:
+                        mode = JCS_SLOW
                 elif vc is float:
-                    simple = False
+                    mode |= jcs_float_mode(v)
                 else:
                     push((v, depth + 1))
         elif cls is list:
@@ -95,14 +102,15 @@ def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
             if len(value) > MAX_STRING:
                 raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
         elif cls is int:
-            simple = simple and -_SAFE_INT <= value <= _SAFE_INT
+            if not -_SAFE_INT <= value <= _SAFE_INT:
+                mode = JCS_SLOW
         elif cls is float:
-            simple = False
+            mode |= jcs_float_mode(value)
         elif value is not None and cls is not bool:
             raise DocumentLimitError(f"document holds a non-JSON value of type {cls.__name__}")
         if budget < 0:
             raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
-    return simple
+    return mode
 
 
 # --------------------------------------------------------------------------------------
@@ -110,27 +118,19 @@ def check_limits(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_N
 # --------------------------------------------------------------------------------------
 def jcs(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes."""
-    return _jcs(obj, check_limits(obj))
+    return jcs_text(obj, limits_mode(obj)).encode("utf-8")
 
 
-def _jcs(obj: Any, simple: bool) -> bytes:
-    try:
-        if simple:
-            return json.dumps(
-                obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            ).encode("utf-8")
-        return rfc8785.dumps(obj)
-    except (rfc8785.CanonicalizationError, ValueError, TypeError) as exc:
-        raise CanonicalizationError(f"JCS canonicalisation failed: {exc}") from exc
+def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
+    """JCS bytes of a JSON-LD document, refusing it if it uses a term no context defines.
 
-
-def jcs_defined(doc: dict[str, Any]) -> bytes:
-    """JCS bytes of a JSON-LD document, refusing it if it uses a term no context defines."""
-    simple = check_limits(doc)
-    expansion = to_rdf(doc, max_quads=MAX_QUADS, emit=False)
-    if expansion.undefined:
-        raise UndefinedTermError(expansion.undefined)
-    return _jcs(doc, simple)
+    `mode`: the `limits_mode` of `doc` or of a value that contains it, when the caller has
+    already checked the limits (so they are not walked twice).
+    """
+    if mode is None:
+        mode = limits_mode(doc)
+    require_checked_terms(doc)
+    return jcs_text(doc, mode).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------
@@ -143,15 +143,25 @@ def find_undefined_terms(doc: dict[str, Any]) -> list[str]:
 
 
 def require_defined_terms(doc: dict[str, Any]) -> None:
-    undefined = find_undefined_terms(doc)
+    check_limits(doc)
+    require_checked_terms(doc)
+
+
+def require_checked_terms(doc: dict[str, Any]) -> None:
+    """`require_defined_terms` for a document whose limits are already checked."""
+    undefined = to_rdf(doc, max_quads=MAX_QUADS, emit=False).undefined
     if undefined:
         raise UndefinedTermError(undefined)
 
 
-def rdfc(doc: dict[str, Any], *, hash: HashName = "sha256") -> str:
-    """Canonical N-Quads of a JSON-LD document; undefined terms are an error, not dropped."""
-    check_limits(doc)
-    expansion = to_rdf(doc, max_quads=MAX_QUADS)
+def rdfc(doc: dict[str, Any], *, hash: HashName = "sha256", mode: int | None = None) -> str:
+    """Canonical N-Quads of a JSON-LD document; undefined terms are an error, not dropped.
+
+    `mode`: as for `jcs_defined` (limits already checked by the caller).
+    """
+    if mode is None:
+        mode = limits_mode(doc)
+    expansion = to_rdf(doc, max_quads=MAX_QUADS, json_mode=mode)
     if expansion.undefined:
         raise UndefinedTermError(expansion.undefined)
     return canonicalize_quads(expansion.quads, hash=hash)

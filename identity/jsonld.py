@@ -26,7 +26,7 @@ from typing import Any
 import rfc8785
 
 from identity.contexts import load_context
-from identity.errors import ContextError
+from identity.errors import CanonicalizationError, ContextError
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -432,11 +432,20 @@ def _escape(text: str) -> str:
     """Canonical N-Quads string escaping (as RDFC-1.0 requires)."""
     if not _NEEDS_ESCAPE.search(text):
         return text
-    return _NEEDS_ESCAPE.sub(_escape_char, text)
+    # Plain replaces for the two common characters (JSON literals are full of quotes);
+    # backslashes first, so the ones added for quotes are not doubled.
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if '"' in text:
+        text = text.replace('"', '\\"')
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(_escape_char, text)
+    return text
 
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
-_ECHAR = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ECHAR = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -452,6 +461,113 @@ def literal(value: str, datatype: str | None = None, language: str | None = None
     return f'"{_escape(value)}"^^<{datatype}>'
 
 
+# --------------------------------------------------------------------------------------
+# JCS (RFC 8785) text, fast path
+# --------------------------------------------------------------------------------------
+#: Python's compact, key-sorted JSON encoder (C). For values in `JCS_EXACT` mode (see
+#: `jcs_mode`) its output is RFC 8785 exactly: code point order equals UTF-16 order within
+#: the BMP, both escape exactly the same characters, and the numbers are written alike.
+JCS_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+JCS_EXACT = 0  # the encoder's output is RFC 8785
+JCS_INTEGRAL = 1  # ... once integral floats (2.0) are written as integers (2)
+JCS_SLOW = 2  # needs the general RFC 8785 serialiser (exponents, big ints, non-BMP keys, ...)
+_SAFE_INT = 2**53 - 1
+_FLOAT_LIMIT = float(2**53)
+
+
+def jcs_float_mode(value: float) -> int:
+    """How the encoder's `repr(value)` relates to the ECMAScript / RFC 8785 form.
+
+    Both pick the shortest round-tripping digits; they differ only in when an exponent is
+    used (Python below 1e-4 and from 1e16, ECMAScript below 1e-6 and from 1e21) and in
+    integral values (`84.0` against `84`). So a finite, non-integral value whose repr has
+    no exponent is written alike (`rfc8785` also starts from `str(value)`); an integral one
+    below 2^53 is written as `int(value)`; anything else takes the slow path.
+    """
+    text = value.__repr__()
+    if "e" in text or "n" in text:
+        return JCS_SLOW
+    if text.endswith(".0"):
+        return JCS_INTEGRAL if -_FLOAT_LIMIT < value < _FLOAT_LIMIT else JCS_SLOW
+    return JCS_EXACT
+
+
+def jcs_mode(value: Any) -> int:
+    """`JCS_EXACT`, `JCS_INTEGRAL` or `JCS_SLOW` for a JSON value (no limits are checked)."""
+    mode = JCS_EXACT
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v = pop()
+        cls = v.__class__
+        if cls is dict:
+            for k, x in v.items():
+                if k.__class__ is not str or (not k.isascii() and max(k) > "\uffff"):
+                    return JCS_SLOW
+                push(x)
+        elif cls is list:
+            stack.extend(v)
+        elif cls is str or cls is bool or v is None:
+            continue
+        elif cls is int:
+            if not -_SAFE_INT <= v <= _SAFE_INT:
+                return JCS_SLOW
+        elif cls is float:
+            m = jcs_float_mode(v)
+            if m == JCS_SLOW:
+                return JCS_SLOW
+            mode |= m
+        else:
+            return JCS_SLOW
+    return mode
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """`value` with integral floats replaced by ints; containers are copied only on the way
+    to a replaced float (the input is never mutated)."""
+    cls = value.__class__
+    if cls is float:
+        return int(value) if value.is_integer() else value
+    if cls is dict:
+        out = None
+        for k, x in value.items():
+            xc = x.__class__
+            if xc is dict or xc is list or xc is float:
+                y = _integral_floats_as_ints(x)
+                if y is not x:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = y
+        return value if out is None else out
+    if cls is list:
+        items = None
+        for i, x in enumerate(value):
+            xc = x.__class__
+            if xc is dict or xc is list or xc is float:
+                y = _integral_floats_as_ints(x)
+                if y is not x:
+                    if items is None:
+                        items = list(value)
+                    items[i] = y
+        return value if items is None else items
+    return value
+
+
+def jcs_text(value: Any, mode: int | None = None) -> str:
+    """RFC 8785 canonical JSON text of `value`; `mode` is its `jcs_mode` when already known
+    (a mode computed for an enclosing value is also valid for `value`)."""
+    if mode is None:
+        mode = jcs_mode(value)
+    try:
+        if mode == JCS_EXACT:
+            return JCS_ENCODER.encode(value)
+        if mode == JCS_INTEGRAL:
+            return JCS_ENCODER.encode(_integral_floats_as_ints(value))
+        return rfc8785.dumps(value).decode("utf-8")
+    except (rfc8785.CanonicalizationError, ValueError, TypeError, RecursionError) as exc:
+        raise CanonicalizationError(f"JCS canonicalisation failed: {exc}") from exc
+
+
 def _double(value: float) -> str:
     mantissa, exponent = f"{value:.15E}".split("E")
     mantissa = mantissa.rstrip("0")
@@ -465,8 +581,11 @@ _SCALARS = (str, bool, int, float)
 
 def _cannot_hide_terms(value: Any, td: TermDef | None) -> bool:
     """True when a property value can only become literals, so it has no term to check."""
-    if td is not None and td.type_mapping in ("@id", "@vocab"):
-        return False
+    if td is not None:
+        if td.type_mapping == "@json":
+            return True  # a JSON literal: opaque to JSON-LD, its keys are not terms
+        if td.type_mapping in ("@id", "@vocab"):
+            return False
     if value.__class__ in _SCALARS:
         return True
     return value.__class__ is list and all(v.__class__ in _SCALARS for v in value)
@@ -475,8 +594,9 @@ def _cannot_hide_terms(value: Any, td: TermDef | None) -> bool:
 class _Expander:
     """One document's expansion run: blank node labelling, quad output, undefined terms."""
 
-    def __init__(self, max_quads: int, emit: bool = True) -> None:
+    def __init__(self, max_quads: int, emit: bool = True, json_mode: int | None = None) -> None:
         self.emit_quads = emit
+        self.json_mode = json_mode
         self.quads: list[Quad] = []
         self.undefined: list[str] = []
         self._bnodes: dict[str, str] = {}
@@ -580,7 +700,7 @@ class _Expander:
     ) -> list[str]:
         container = td.container if td is not None else frozenset()
         if td is not None and td.type_mapping == "@json":
-            return [literal(rfc8785.dumps(value).decode("utf-8"), _RDF_JSON)]
+            return [literal(jcs_text(value, self.json_mode), _RDF_JSON)]
         if td is not None and td.index is not None and "@index" in container:
             raise _fail(f"property-valued index at {path} is not supported")
         if isinstance(value, dict) and ("@id" in container or "@type" in container):
@@ -704,7 +824,7 @@ class _Expander:
                 raise _fail(f"@type of value object at {path} must be a string")
             dt = expand_iri(active, t, vocab=True, document_relative=True)
             if dt == "@json":
-                return literal(rfc8785.dumps(value).decode("utf-8"), _RDF_JSON)
+                return literal(jcs_text(value, self.json_mode), _RDF_JSON)
             if dt is None or not _SCHEME.match(dt):
                 self.flag(f"datatype {t!r} at {path}")
                 return None
@@ -853,14 +973,17 @@ class Expansion:
     undefined: list[str]
 
 
-def to_rdf(document: dict[str, Any], *, max_quads: int = 100_000, emit: bool = True) -> Expansion:
+def to_rdf(
+    document: dict[str, Any], *, max_quads: int = 100_000, emit: bool = True, json_mode: int | None = None
+) -> Expansion:
     """Expand a compact JSON-LD document to RDF statements and list its undefined terms.
 
     With `emit=False` only the undefined-term walk is done (no statements are returned).
+    `json_mode`: the `jcs_mode` of the document, when known, for its `@json` literals.
     """
     if not isinstance(document, dict):
         raise _fail("a JSON-LD document must be a JSON object")
-    run = _Expander(max_quads, emit)
+    run = _Expander(max_quads, emit, json_mode)
     run.node(document, _EMPTY, None, "$")
     seen: set[Quad] = set()
     unique = [q for q in run.quads if not (q in seen or seen.add(q))]  # type: ignore[func-returns-value]

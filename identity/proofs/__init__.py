@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from identity.canon import check_limits
+from identity.canon import limits_mode
 from identity.errors import IdentityError, ProofError, UnknownCryptosuiteError
 from identity.keys import KeyError_, KeyPair, PublicKey, multibase_decode, multibase_encode
 from identity.proofs import ecdsa_jcs_2019, ecdsa_rdfc_2019, eddsa_jcs_2022, eddsa_rdfc_2022
@@ -122,12 +122,17 @@ def _chain_base(document: dict[str, Any], all_proofs: list[Any], previous: Any) 
     return unsecured
 
 
-def proof_hash_data(suite: Suite, unsecured: dict[str, Any], options: dict[str, Any], key_type: str) -> bytes:
-    """hashData for a proof: the suite's hash of the proof configuration, then of the document."""
+def proof_hash_data(
+    suite: Suite, unsecured: dict[str, Any], options: dict[str, Any], key_type: str, *, mode: int | None = None
+) -> bytes:
+    """hashData for a proof: the suite's hash of the proof configuration, then of the document.
+
+    `mode`: the `limits_mode` of a document holding both `unsecured` and `options`, when the
+    caller has checked its limits; otherwise they are checked here."""
     config = {k: v for k, v in options.items() if k not in ("proofValue", "@context")}
     if "@context" in unsecured:
         config["@context"] = unsecured["@context"]
-    return suite.hash_data(unsecured, config, key_type)
+    return suite.hash_data(unsecured, config, key_type, mode=mode)
 
 
 # --------------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ def add_proof(
     """Sign `document`; an existing proof makes a proof set, `previous_proof` a chain."""
     if not isinstance(document, dict):
         raise ProofError("the document to sign must be a JSON object")
-    check_limits(document)
+    mode = limits_mode(document)
     suite = get_suite(cryptosuite)
     suite.check_key_type(key.key_type)
     if not isinstance(verification_method, str) or not verification_method:
@@ -175,7 +180,7 @@ def add_proof(
     if previous_proof is not None:
         options["previousProof"] = previous_proof
     base = _chain_base(document, existing, previous_proof)
-    hash_data = proof_hash_data(suite, base, options, key.key_type)
+    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=mode | limits_mode(options))
     proof = dict(options)
     if suite.proof_carries_context and "@context" in document:
         proof = {"@context": copy.deepcopy(document["@context"]), **proof}
@@ -201,17 +206,26 @@ def verify_proofs(
     """Verify every proof on `document`; the result is ok only if all of them are."""
     if not isinstance(document, dict):
         return ProofResult(False, [ProofCheck(False, None, None, "document is not a JSON object")])
-    # Size and depth limits are enforced where the document is canonicalised (per proof).
     proofs = _as_list(document.get("proof"))
     if not proofs:
         return ProofResult(False, [])
     if len(proofs) > MAX_PROOFS:
         return ProofResult(False, [ProofCheck(False, None, None, f"document has more than {MAX_PROOFS} proofs")])
+    # Size and depth limits: checked once for the whole document (proofs included), which
+    # also tells the canonicalisers how the document's numbers serialise. A failure is
+    # reported by each proof at the point where it canonicalises.
+    limits: int | IdentityError
+    try:
+        limits = limits_mode(document)
+    except IdentityError as exc:
+        limits = exc
     moment = now or datetime.now(timezone.utc)
     checks = []
     for proof in proofs:
         checks.append(
-            _verify_one(document, proofs, proof, resolve_key, expected_purpose, challenge, domain, moment, max_skew)
+            _verify_one(
+                document, proofs, proof, resolve_key, expected_purpose, challenge, domain, moment, max_skew, limits
+            )
         )
     return ProofResult(all(c.ok for c in checks), checks)
 
@@ -226,6 +240,7 @@ def _verify_one(
     domain: str | None,
     now: datetime,
     max_skew: timedelta,
+    limits: int | IdentityError,
 ) -> ProofCheck:
     if not isinstance(proof, dict):
         return ProofCheck(False, None, None, "proof is not a JSON object")
@@ -234,7 +249,9 @@ def _verify_one(
     check = ProofCheck(False, vm if isinstance(vm, str) else None, name if isinstance(name, str) else None,
                        proof_id=proof.get("id") if isinstance(proof.get("id"), str) else None)
     try:
-        _check_proof(document, all_proofs, proof, resolve_key, expected_purpose, challenge, domain, now, max_skew)
+        _check_proof(
+            document, all_proofs, proof, resolve_key, expected_purpose, challenge, domain, now, max_skew, limits
+        )
     except (IdentityError, KeyError_) as exc:
         check.reason = str(exc)
         return check
@@ -252,6 +269,7 @@ def _check_proof(
     domain: str | None,
     now: datetime,
     max_skew: timedelta,
+    limits: int | IdentityError,
 ) -> None:
     if proof.get("type") != PROOF_TYPE:
         raise ProofError(f"unsupported proof type {proof.get('type')!r}; expected {PROOF_TYPE}")
@@ -296,6 +314,8 @@ def _check_proof(
     if not isinstance(key, PublicKey):
         raise ProofError(f"verification method {vm} did not resolve to a public key")
     suite.check_key_type(key.key_type)
-    hash_data = proof_hash_data(suite, base, options, key.key_type)
+    if isinstance(limits, IdentityError):
+        raise limits
+    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=limits)
     if not suite.verify(hash_data, signature, key):
         raise ProofError(f"{suite.name} signature does not verify with {vm}")

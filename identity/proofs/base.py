@@ -29,9 +29,11 @@ class Cryptosuite(Protocol):
 
     def hash_name(self, key_type: str) -> HashName: ...
 
-    def canonicalize(self, document: dict[str, Any], key_type: str) -> bytes: ...
+    def canonicalize(self, document: dict[str, Any], key_type: str, *, mode: int | None = None) -> bytes: ...
 
-    def hash_data(self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str) -> bytes: ...
+    def hash_data(
+        self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str, *, mode: int | None = None
+    ) -> bytes: ...
 
     def sign(self, data: bytes, key: KeyPair) -> bytes: ...
 
@@ -63,17 +65,24 @@ class Suite:
         self.check_key_type(key_type)
         return "sha384" if key_type == "P-384" else "sha256"
 
-    def canonicalize(self, document: dict[str, Any], key_type: str) -> bytes:
+    def canonicalize(self, document: dict[str, Any], key_type: str, *, mode: int | None = None) -> bytes:
+        """Canonical bytes; `mode`: the `identity.canon.limits_mode` of `document` or of a
+        document containing it, when its limits have already been checked."""
         if self.canonicalization == "jcs":
             # JCS signs JSON, not RDF, but a term no context defines must still be refused:
             # other verifiers read the document as JSON-LD and would not see it.
-            return jcs_defined(document)
-        return rdfc(document, hash=self.hash_name(key_type)).encode("utf-8")
+            return jcs_defined(document, mode=mode)
+        return rdfc(document, hash=self.hash_name(key_type), mode=mode).encode("utf-8")
 
-    def hash_data(self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str) -> bytes:
+    def hash_data(
+        self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str, *, mode: int | None = None
+    ) -> bytes:
+        """hash(canonical proof config) || hash(canonical document); `mode` as for
+        `canonicalize`, valid for both (the proof configuration holds only strings besides
+        values taken from the document)."""
         digest = hashlib.sha384 if self.hash_name(key_type) == "sha384" else hashlib.sha256
-        return digest(self.canonicalize(proof_config, key_type)).digest() + digest(
-            self.canonicalize(document, key_type)
+        return digest(self.canonicalize(proof_config, key_type, mode=mode)).digest() + digest(
+            self.canonicalize(document, key_type, mode=mode)
         ).digest()
 
     def sign(self, data: bytes, key: KeyPair) -> bytes:
