@@ -29,7 +29,10 @@ _MODULES: list[str] = [
     "connector.management.assets",
     "connector.management.policydefinitions",
     "connector.management.contractdefinitions",
+    "connector.management.openapi",
 ]
+#: Route names served without X-Api-Key (the OpenAPI document only; the API itself needs the key).
+PUBLIC_ROUTES: set[str] = {"management-openapi"}
 _EXTRA: list[RouteModule] = []
 
 
@@ -63,7 +66,8 @@ def api_key_middleware(expected: str) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(API_KEY_HEADER, "").encode("utf-8")
-        if not hmac.compare_digest(given, expected_bytes):
+        public = request.match_info.route.name in PUBLIC_ROUTES
+        if not public and not hmac.compare_digest(given, expected_bytes):
             return web.json_response(error_body("missing or wrong X-Api-Key", "AuthenticationFailed"), status=401)
         try:
             return await handler(request)

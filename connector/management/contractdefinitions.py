@@ -1,4 +1,9 @@
-"""Management API: contract definitions (which assets are offered under which policies)."""
+"""Management API: contract definitions (which assets are offered under which policies).
+
+The provider's catalog (connector/protocol/catalog.py) reads ``assetsSelector`` from the
+stored body and the two policy ids from their columns; both policies must exist when a
+definition is written, so a definition never silently offers nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +12,69 @@ from typing import Any
 from aiohttp import web
 
 from ..app import plane
-from ..store import AlreadyExists, ContractDefinition
-from . import EDC_CONTEXT, ManagementError, edc_body, id_response, json_body, query_spec, required_str
+from ..store import AlreadyExists, ContractDefinition, NotFound
+from . import ManagementError, id_response, json_body, millis, query_spec
 from .negotiations import run_query
+from .shapes import (
+    check_type,
+    identifier,
+    optional_object,
+    path_id_matches,
+    request_body,
+    required_id,
+    response_context,
+    selector,
+)
 
 
 def definition_json(rec: ContractDefinition) -> dict[str, Any]:
-    return {"@context": EDC_CONTEXT, "@type": "ContractDefinition", "@id": rec.id,
-            "accessPolicyId": rec.access_policy_id, "contractPolicyId": rec.contract_policy_id,
-            "assetsSelector": rec.body.get("assetsSelector", [])}
+    out: dict[str, Any] = {"@context": response_context(), "@id": rec.id, "@type": "ContractDefinition",
+                           "accessPolicyId": rec.access_policy_id, "contractPolicyId": rec.contract_policy_id,
+                           "assetsSelector": rec.body.get("assetsSelector", []), "createdAt": millis(rec.created_at)}
+    if rec.body.get("privateProperties"):
+        out["privateProperties"] = rec.body["privateProperties"]
+    return out
 
 
-async def create(request: web.Request) -> web.Response:
-    body = edc_body(await json_body(request))
-    def_id = required_str(body, "@id")
-    access, contract = required_str(body, "accessPolicyId"), required_str(body, "contractPolicyId")
+async def _definition(request: web.Request, path_id: str | None = None) -> ContractDefinition:
+    body, _prefixes = request_body(await json_body(request))
+    check_type(body, "ContractDefinition")
+    if path_id is not None:
+        path_id_matches(body.get("@id"), path_id)
+        body.setdefault("@id", path_id)
+    def_id = identifier(body)
+    access, contract = required_id(body, "accessPolicyId"), required_id(body, "contractPolicyId")
+    criteria = selector(body)
     store = plane(request).store
     for name, pid in (("accessPolicyId", access), ("contractPolicyId", contract)):
         if await store.policies.get(pid) is None:
             raise ManagementError(400, f"{name} names no policy definition ({pid!r})", path=name)
-    selector = body.get("assetsSelector") or []
-    if isinstance(selector, dict):
-        selector = [selector]
-    if not isinstance(selector, list) or not all(isinstance(c, dict) for c in selector):
-        raise ManagementError(400, "assetsSelector must be a list of criteria", path="assetsSelector")
-    rec = ContractDefinition(id=def_id, access_policy_id=access, contract_policy_id=contract,
-                             body={"assetsSelector": selector})
+    stored: dict[str, Any] = {"assetsSelector": criteria}
+    private = optional_object(body, "privateProperties")
+    if private:
+        stored["privateProperties"] = private
+    return ContractDefinition(id=def_id, access_policy_id=access, contract_policy_id=contract, body=stored)
+
+
+async def create(request: web.Request) -> web.Response:
+    rec = await _definition(request)
     try:
-        stored = await store.contract_defs.create(rec)
+        stored = await plane(request).store.contract_defs.create(rec)
     except AlreadyExists:
-        raise ManagementError(409, f"contract definition {def_id!r} already exists", type_="ObjectConflict") from None
+        raise ManagementError(409, f"contract definition {rec.id!r} already exists", type_="ObjectConflict",
+                              path="@id") from None
     return web.json_response(id_response(stored.id, stored.created_at))
+
+
+async def update(request: web.Request) -> web.Response:
+    """``PUT /v3/contractdefinitions`` (EDC) or ``PUT /v3/contractdefinitions/{id}``."""
+    rec = await _definition(request, request.match_info.get("id"))
+    try:
+        await plane(request).store.contract_defs.update(rec)
+    except NotFound:
+        raise ManagementError(404, f"contract definition {rec.id!r} not found", type_="ObjectNotFound",
+                              path="@id") from None
+    return web.Response(status=204)
 
 
 async def get(request: web.Request) -> web.Response:
@@ -61,6 +98,8 @@ async def query(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_post("/v3/contractdefinitions", create)
+    app.router.add_put("/v3/contractdefinitions", update)
     app.router.add_post("/v3/contractdefinitions/request", query)
     app.router.add_get("/v3/contractdefinitions/{id}", get)
+    app.router.add_put("/v3/contractdefinitions/{id}", update)
     app.router.add_delete("/v3/contractdefinitions/{id}", delete)
