@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pyoxigraph as ox
 
 from identity.errors import CanonicalizationError, DocumentLimitError, UndefinedTermError
-from identity.jsonld import JCS_EXACT, JCS_SLOW, Quad, jcs_float_mode, jcs_text, literal, to_rdf
+from identity.jsonld import JCS_EXACT, JCS_SLOW, Quad, jcs_bytes, jcs_float_mode, literal, to_rdf
 
 HashName = Literal["sha256", "sha384"]
 
@@ -61,55 +61,55 @@ def limits_mode(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
     2^53, no object key outside the Basic Multilingual Plane; `JCS_INTEGRAL`: the same once
     integral floats are written as integers; `JCS_SLOW`: anything else.
     """
+    # Level by level (no (value, depth) tuples, one depth check per container): this walk
+    # runs on every document signed or verified, so it is kept lean.
     budget = max_nodes
     mode = JCS_EXACT
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        value, depth = pop()
-        cls = value.__class__
-        if cls is dict:
-            if depth >= max_depth:
-                raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
-            budget -= len(value)
-            for k, v in value.items():
-                if k.__class__ is not str:
-                    raise DocumentLimitError("document has a non-string object key")
-                if not k.isascii() and max(k) > "\uffff":
-                    mode = JCS_SLOW
+    level: list[Any] = [obj]
+    depth = 0
+    while level:
+        deeper: list[Any] = []
+        push = deeper.append
+        for container in level:
+            cls = container.__class__
+            if cls is dict:
+                if depth >= max_depth:
+                    raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
+                budget -= len(container)
+                if budget < 0:
+                    raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
+                for k in container:
+                    if k.__class__ is not str:
+                        raise DocumentLimitError("document has a non-string object key")
+                keys = "".join(container)
+                if not keys.isascii() and max(keys) > "\uffff":
+                    mode = JCS_SLOW  # UTF-16 order differs from code point order
+                values: Any = container.values()
+            elif cls is list:
+                if depth >= max_depth:
+                    raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
+                budget -= len(container)
+                if budget < 0:
+                    raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
+                values = container
+            else:
+                values = (container,)  # a scalar root
+            for v in values:
                 vc = v.__class__
                 if vc is str:
                     if len(v) > MAX_STRING:
                         raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
                 elif vc is dict or vc is list:
-                    push((v, depth + 1))
-                elif vc is bool or v is None:
-                    pass
+                    push(v)
                 elif vc is int:
                     if not -_SAFE_INT <= v <= _SAFE_INT:
                         mode = JCS_SLOW
                 elif vc is float:
                     mode |= jcs_float_mode(v)
-                else:
-                    push((v, depth + 1))
-        elif cls is list:
-            if depth >= max_depth:
-                raise DocumentLimitError(f"document nests deeper than {max_depth} levels")
-            budget -= len(value)
-            for v in value:
-                push((v, depth + 1))
-        elif cls is str:
-            if len(value) > MAX_STRING:
-                raise DocumentLimitError(f"document has a string longer than {MAX_STRING} characters")
-        elif cls is int:
-            if not -_SAFE_INT <= value <= _SAFE_INT:
-                mode = JCS_SLOW
-        elif cls is float:
-            mode |= jcs_float_mode(value)
-        elif value is not None and cls is not bool:
-            raise DocumentLimitError(f"document holds a non-JSON value of type {cls.__name__}")
-        if budget < 0:
-            raise DocumentLimitError(f"document has more than {max_nodes} JSON values")
+                elif vc is not bool and v is not None:
+                    raise DocumentLimitError(f"document holds a non-JSON value of type {vc.__name__}")
+        level = deeper
+        depth += 1
     return mode
 
 
@@ -118,7 +118,7 @@ def limits_mode(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
 # --------------------------------------------------------------------------------------
 def jcs(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes."""
-    return jcs_text(obj, limits_mode(obj)).encode("utf-8")
+    return jcs_bytes(obj, limits_mode(obj))
 
 
 def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
@@ -130,7 +130,7 @@ def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
     if mode is None:
         mode = limits_mode(doc)
     require_checked_terms(doc)
-    return jcs_text(doc, mode).encode("utf-8")
+    return jcs_bytes(doc, mode)
 
 
 # --------------------------------------------------------------------------------------
@@ -193,6 +193,11 @@ def canonicalize_quads(quads: Sequence[Quad], *, hash: HashName = "sha256") -> s
                     bucket.append(q)
     if not mentions:
         return "".join(sorted({serialize_quad(q) for q in quads}))
+    if len(mentions) == 1:
+        # One blank node (a proof configuration, say): its first-degree hash is unique,
+        # so it is issued _:c14n0 without computing the hash (RDFC-1.0 4.4.3 step 5).
+        labels = {next(iter(mentions)): "_:c14n0"}
+        return "".join(sorted({serialize_quad(_relabel(q, labels)) for q in quads}))
     if len(mentions) > MAX_BLANK_NODES:
         raise DocumentLimitError(f"dataset has more than {MAX_BLANK_NODES} blank nodes")
     first_degree = {b: _first_degree_hash(b, qs, hasher) for b, qs in mentions.items()}

@@ -453,6 +453,22 @@ def _escape_char(m: re.Match[str]) -> str:
     return _ECHAR.get(ch) or f"\\u{ord(ch):04X}"
 
 
+def _json_literal(value: Any, mode: int | None) -> str:
+    """The N-Quads term of an `@json` literal: its JCS text, escaped.
+
+    JCS text holds no raw control characters (JSON escapes them) except DEL, so only
+    backslashes, quotes and DEL need escaping here, without a regex scan of the whole text.
+    """
+    text = jcs_text(value, mode)
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if '"' in text:
+        text = text.replace('"', '\\"')
+    if "\x7f" in text:
+        text = text.replace("\x7f", "\\u007F")
+    return f'"{text}"^^<{_RDF_JSON}>'
+
+
 def literal(value: str, datatype: str | None = None, language: str | None = None) -> str:
     if language is not None:
         return f'"{_escape(value)}"@{language}'
@@ -568,6 +584,14 @@ def jcs_text(value: Any, mode: int | None = None) -> str:
         raise CanonicalizationError(f"JCS canonicalisation failed: {exc}") from exc
 
 
+def jcs_bytes(value: Any, mode: int | None = None) -> bytes:
+    """`jcs_text` as UTF-8 (text with lone surrogates is refused)."""
+    try:
+        return jcs_text(value, mode).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CanonicalizationError(f"JCS canonicalisation failed: {exc}") from exc
+
+
 def _double(value: float) -> str:
     mantissa, exponent = f"{value:.15E}".split("E")
     mantissa = mantissa.rstrip("0")
@@ -579,13 +603,44 @@ def _double(value: float) -> str:
 _SCALARS = (str, bool, int, float)
 
 
-def _cannot_hide_terms(value: Any, td: TermDef | None) -> bool:
-    """True when a property value can only become literals, so it has no term to check."""
-    if td is not None:
-        if td.type_mapping == "@json":
-            return True  # a JSON literal: opaque to JSON-LD, its keys are not terms
-        if td.type_mapping in ("@id", "@vocab"):
-            return False
+# What the undefined-term walk (to_rdf with emit=False) must do with a property's value,
+# decided once per node plan from the property's term definition.
+_WALK = 0  # walk the value: it may hold node objects or IRIs
+_SKIP_SCALARS = 1  # skip it when it is a scalar or a list of scalars (they become literals)
+_SKIP = 2  # an @json literal: opaque to JSON-LD, its keys are not terms
+
+
+_IRI = 3  # a plain @id / @vocab term: a string value is one IRI (memoised)
+
+
+def _literal_datatype(td: TermDef | None) -> str | None:
+    """The datatype IRI of a term whose string values are simply typed literals."""
+    if td is None or td.type_mapping in (None, "@id", "@vocab", "@none", "@json"):
+        return None
+    if td.container or td.context is not _UNSET or td.reverse or td.index is not None:
+        return None
+    return td.type_mapping
+
+
+def _check_rule(td: TermDef | None) -> int:
+    if td is None:
+        return _SKIP_SCALARS
+    if td.type_mapping == "@json":
+        return _SKIP
+    if td.type_mapping in ("@id", "@vocab"):
+        simple = not td.container and td.context is _UNSET and not td.reverse and td.index is None
+        return _IRI if simple else _WALK
+    return _SKIP_SCALARS
+
+
+#: (id(active context), vocab?, value) -> (the active context, the value's N-Quads term)
+#: for IRI values that expand to an acceptable IRI (the context is kept, so ids stay unique).
+_IRI_TERMS: dict[tuple[int, bool, str], tuple[ActiveContext, str]] = {}
+MAX_IRI_TERMS = 4096
+
+
+def _all_scalars(value: Any) -> bool:
+    """True when a value can only become literals, so it has no term to check."""
     if value.__class__ in _SCALARS:
         return True
     return value.__class__ is list and all(v.__class__ in _SCALARS for v in value)
@@ -658,18 +713,36 @@ class _Expander:
             subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
         if subject is None:
             subject = self.bnode()
-        for iri in plan.type_iris:
-            term = self.iri_term(iri, f"type at {path}")
-            if term is not None:
+        emit_quads = self.emit_quads
+        for iri, term in plan.type_terms:
+            if term is None:  # a blank node type, or an IRI that iri_term refuses
+                term = self.iri_term(iri, f"type at {path}")
+            if term is not None and emit_quads:
                 self.emit(subject, RDF_TYPE, term, graph)
         active = plan.active
-        check_only = not self.emit_quads
-        for key, expanded, td in plan.props:
+        check_only = not emit_quads
+        for key, expanded, td, prop, rule, datatype in plan.props:
+            if rule:  # fast paths for the common shapes (see _check_rule)
+                if rule == _SKIP:
+                    if check_only:
+                        continue  # an opaque JSON literal
+                else:
+                    value = element[key]
+                    if rule == _SKIP_SCALARS:
+                        if check_only:
+                            if _all_scalars(value):
+                                continue  # literals only
+                        elif datatype is not None and value.__class__ is str:
+                            self.emit(subject, prop, literal(value, datatype), graph)
+                            continue
+                    elif value.__class__ is str:  # _IRI
+                        term = self.iri_value(value, active, td.type_mapping == "@vocab", f"{path}.{key}")  # type: ignore[union-attr]
+                        if term is not None and emit_quads:
+                            self.emit(subject, prop, term, graph)
+                        continue
             value = element[key]
             if expanded is None:
                 self.flag(f"property {key!r} at {path}")
-                continue
-            if check_only and _cannot_hide_terms(value, td):
                 continue
             here = f"{path}.{key}"
             if expanded == "@graph":
@@ -680,19 +753,36 @@ class _Expander:
                     elif item is not None:
                         raise _fail(f"@graph at {here} must contain node objects")
                 continue
-            prop = f"<{expanded}>"
             if td is not None and td.reverse:
                 for obj in self.values(value, active, td, graph, here):
                     if obj.startswith('"'):
                         raise _fail(f"reverse property {key!r} at {here} has a literal value")
                     self.emit(obj, prop, subject, graph)
             elif isinstance(value, str) and active.language is None and (td is None or td.plain):
-                if self.emit_quads:  # the common case, inlined
+                if emit_quads:  # the common case, inlined
                     self.emit(subject, prop, literal(value), graph)
             else:
                 for obj in self.values(value, active, td, graph, here):
                     self.emit(subject, prop, obj, graph)
         return subject
+
+    def iri_value(self, value: str, active: ActiveContext, vocab: bool, path: str) -> str | None:
+        """What `values` makes of a string under a plain @id/@vocab term (memoised per
+        active context: issuers, verification methods and proof purposes recur)."""
+        key = (id(active), vocab, value)
+        hit = _IRI_TERMS.get(key)
+        if hit is not None and hit[0] is active:
+            return hit[1]
+        iri = expand_iri(active, value, vocab=vocab, document_relative=True)
+        if iri is None:
+            self.flag(f"value {value!r} at {path}")
+            return None
+        term = self.iri_term(iri, path)
+        if term is not None and not term.startswith("_:"):  # blank node labels are per run
+            if len(_IRI_TERMS) >= MAX_IRI_TERMS:
+                _IRI_TERMS.clear()
+            _IRI_TERMS[key] = (active, term)
+        return term
 
     # -- property values -------------------------------------------------------------
     def values(
@@ -700,7 +790,7 @@ class _Expander:
     ) -> list[str]:
         container = td.container if td is not None else frozenset()
         if td is not None and td.type_mapping == "@json":
-            return [literal(jcs_text(value, self.json_mode), _RDF_JSON)]
+            return [_json_literal(value, self.json_mode)]
         if td is not None and td.index is not None and "@index" in container:
             raise _fail(f"property-valued index at {path} is not supported")
         if isinstance(value, dict) and ("@id" in container or "@type" in container):
@@ -824,7 +914,7 @@ class _Expander:
                 raise _fail(f"@type of value object at {path} must be a string")
             dt = expand_iri(active, t, vocab=True, document_relative=True)
             if dt == "@json":
-                return literal(jcs_text(value, self.json_mode), _RDF_JSON)
+                return _json_literal(value, self.json_mode)
             if dt is None or not _SCHEME.match(dt):
                 self.flag(f"datatype {t!r} at {path}")
                 return None
@@ -872,9 +962,12 @@ class _NodePlan:
 
     active: ActiveContext
     id_key: str | None
-    type_iris: list[str]
+    #: (type IRI, its N-Quads term when fixed; None for a blank node or an IRI to refuse)
+    type_terms: list[tuple[str, str | None]]
     bad_types: list[str]
-    props: list[tuple[str, str | None, TermDef | None]]
+    #: (key, expanded IRI or None, term definition, N-Quads predicate, fast-path rule,
+    #: datatype of a plain typed-literal term)
+    props: list[tuple[str, str | None, TermDef | None, str, int, str | None]]
     only_graph: bool
 
 
@@ -937,15 +1030,16 @@ def _make_plan(element: dict[str, Any], type_scoped: ActiveContext, types: list[
     for unsupported in ("@included", "@nest", "@reverse"):
         if unsupported in kw:
             raise _fail(f"{unsupported} (at {path}) is not supported")
-    type_iris: list[str] = []
+    type_terms: list[tuple[str, str | None]] = []
     bad_types: list[str] = []
     for t in types:
         iri = expand_iri(type_scoped, t, vocab=True, document_relative=True)
         if iri is None or not _is_absolute(iri):
             bad_types.append(t)
         else:
-            type_iris.append(iri)
-    props: list[tuple[str, str | None, TermDef | None]] = []
+            fixed = not iri.startswith("_:") and not _BAD_IRI_CHARS.search(iri)
+            type_terms.append((iri, f"<{iri}>" if fixed else None))
+    props: list[tuple[str, str | None, TermDef | None, str, int, str | None]] = []
     for key, expanded in keys.items():
         if expanded in ("@context", "@id", "@type", "@index"):
             continue
@@ -953,18 +1047,18 @@ def _make_plan(element: dict[str, Any], type_scoped: ActiveContext, types: list[
             raise _fail(f"unexpected keyword {expanded} at {path}.{key}")
         td = active.terms.get(key)
         if expanded == "@graph":
-            props.append((key, expanded, td))
+            props.append((key, expanded, td, "", _WALK, None))
             continue
         if expanded is None or not _is_absolute(expanded):
-            props.append((key, None, td))
+            props.append((key, None, td, "", _WALK, None))
             continue
         if td is not None and td.nest is not None:
             raise _fail(f"@nest (term {key!r}) is not supported")
         if expanded.startswith("_:"):
             raise _fail(f"property {key!r} at {path} expands to a blank node")
-        props.append((key, expanded, td))
+        props.append((key, expanded, td, f"<{expanded}>", _check_rule(td), _literal_datatype(td)))
     only_graph = set(kw) <= {"@graph", "@context"} and len(element) == len(kw)
-    return _NodePlan(active, kw.get("@id"), type_iris, bad_types, props, only_graph)
+    return _NodePlan(active, kw.get("@id"), type_terms, bad_types, props, only_graph)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from identity.canon import jcs_defined, rdfc
-from identity.errors import ProofError
+from identity.errors import CanonicalizationError, ProofError
 from identity.keys import KeyPair, PublicKey
 
 HashName = Literal["sha256", "sha384"]
@@ -72,7 +72,10 @@ class Suite:
             # JCS signs JSON, not RDF, but a term no context defines must still be refused:
             # other verifiers read the document as JSON-LD and would not see it.
             return jcs_defined(document, mode=mode)
-        return rdfc(document, hash=self.hash_name(key_type), mode=mode).encode("utf-8")
+        try:
+            return rdfc(document, hash=self.hash_name(key_type), mode=mode).encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate in some string
+            raise CanonicalizationError(f"RDFC-1.0 canonicalisation failed: {exc}") from exc
 
     def hash_data(
         self, document: dict[str, Any], proof_config: dict[str, Any], key_type: str, *, mode: int | None = None
