@@ -148,8 +148,9 @@ def _ids(items: Any) -> list[str]:
 async def publish_footprints(api: ManagementClient, footprints: list[dict[str, Any]]) -> list[str]:
     """Hand our own PACT footprints to our connector, which signs and serves them."""
     answer = await api.call("POST", FOOTPRINT_ROUTES, {"footprints": footprints})
-    published = answer.get("published", answer.get("ids")) if isinstance(answer, dict) else answer
-    return _ids(published) if published is not None else [f["id"] for f in footprints]
+    if not isinstance(answer, dict) or not isinstance(answer.get("published"), list):
+        raise DemoFailed(f"footprint publishing answered {str(answer)[:200]}, not {{published: [...]}}")
+    return _ids(answer["published"]) + _ids(answer.get("keptNewer"))
 
 
 async def fetch_footprints(api: ManagementClient, transfer_id: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -164,8 +165,9 @@ async def fetch_footprints(api: ManagementClient, transfer_id: str) -> tuple[lis
 async def stored_received(api: ManagementClient, agreement_id: str) -> list[dict[str, Any]]:
     answer = await api.call("POST", FOOTPRINT_ROUTES + "/request", {"direction": "received",
                                                                    "agreementId": agreement_id})
-    items = answer.get("footprints", answer.get("items", [])) if isinstance(answer, dict) else answer
-    return [i for i in items or [] if isinstance(i, dict)]
+    if not isinstance(answer, list):
+        raise DemoFailed(f"footprint query answered {type(answer).__name__}, not a list")
+    return [i for i in answer if isinstance(i, dict)]
 
 
 # -- one direction -------------------------------------------------------------------------------
@@ -175,10 +177,13 @@ def product_name(footprint: dict[str, Any]) -> str:
 
 async def exchange(progress: Progress, session: aiohttp.ClientSession, provider: Node, consumer: Node,
                    footprints: list[dict[str, Any]], *, label: str) -> Exchange:
+    """One direction; the Exchange is recorded in the report before the first step, so a failed
+    run still shows how far it got."""
     supplier = ManagementClient(session, provider.management, provider.secret)
     buyer = ManagementClient(session, consumer.management, consumer.secret)
     asset_id = f"pcf-{provider.data_space}"
     ex = Exchange(label, provider.name, consumer.name, asset_id)
+    progress.report.exchanges.append(ex)
 
     with progress.step(f"{label}: {provider.name} publishes {len(footprints)} footprints "
                        "under the cross-border policy") as s:
@@ -222,8 +227,8 @@ async def exchange(progress: Progress, session: aiohttp.ClientSession, provider:
                        "status, schema)") as s:
         ex.received, ex.rejected = await fetch_footprints(buyer, ex.transfer_id)
         stored = await stored_received(buyer, ex.agreement_id)
-        stored_ids = {str(f.get("id") or f.get("footprintId")) for f in stored}
-        ex.verified = len([i for i in ex.received if i in stored_ids]) if stored_ids else len(ex.received)
+        stored_ids = {str(f.get("@id")) for f in stored}
+        ex.verified = len([i for i in ex.received if i in stored_ids])
         expected = {f["id"] for f in footprints}
         missing = sorted(expected - set(ex.received))
         if ex.rejected or missing:
@@ -313,10 +318,8 @@ async def run_demo(folder: Path, *, evidence_dir: Path | None = None, out: Calla
                         raise DemoFailed(f"expected 401 without a DCP token, got HTTP {resp.status}")
                     s.detail = f"HTTP {resp.status} from {jp.id}"
 
-            report.exchanges.append(await exchange(progress, session, jp, tw, make_footprints("jp", jp_count, gxd=True),
-                                                   label="JP→TW"))
-            report.exchanges.append(await exchange(progress, session, tw, jp, make_footprints("tw", tw_count, gxd=True),
-                                                   label="TW→JP"))
+            await exchange(progress, session, jp, tw, make_footprints("jp", jp_count, gxd=True), label="JP→TW")
+            await exchange(progress, session, tw, jp, make_footprints("tw", tw_count, gxd=True), label="TW→JP")
 
         for ex in report.exchanges:
             buyer = tw if ex.direction == "JP→TW" else jp
@@ -345,7 +348,8 @@ def summary_tables(report: DemoReport) -> str:
     out = [render_table(["direction", "supplier", "buyer", "agreement", "negotiation", "transfer", "verified",
                          "rejected", "evidence"], rows, max_width=46)]
     items = [[ex.direction, p["product"], p["id"][:8] + "…", "GxD" if p["gxd"] else "",
-              "verified" if p["id"] in ex.received else "not received"]
+              "verified" if p["id"] in ex.received else "rejected" if any(r.get("id") == p["id"] for r in ex.rejected)
+              else "not received"]
              for ex in report.exchanges for p in ex.published]
     if items:
         out.append(render_table(["direction", "product", "footprint", "ext.", "buyer's check"], items))

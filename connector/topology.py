@@ -282,10 +282,29 @@ def _write_toml(path: Path, table: str, values: dict[str, Any]) -> Path:
     return path
 
 
+def trust_lists(authorities: Iterable[Any], issuers: Sequence[tuple[str, str]]) -> Any:
+    """Every data space trusts its authority for membership and its members' connectors for
+    footprint credentials, and recognises the other data spaces for both (JP <-> TW): a TW
+    buyer accepts a JP supplier's signed footprints because Ouranos vouches for the supplier."""
+    from identity.dcp import MEMBERSHIP_TYPE
+    from identity.footprint_credential import CREDENTIAL_TYPE
+    from identity.trust import TrustList, TrustStore
+
+    spaces: dict[str, list[str]] = {}
+    for authority in authorities:
+        spaces.setdefault(authority.data_space, []).append(authority.did)
+    types = [MEMBERSHIP_TYPE, CREDENTIAL_TYPE]
+    return TrustStore(TrustList(
+        name=name, authorities=dids, accepted_types=[MEMBERSHIP_TYPE],
+        issuers=[{"did": did, "types": [CREDENTIAL_TYPE]} for space, did in issuers if space == name],  # type: ignore[misc]
+        recognises=[{"data_space": other, "types": types} for other in spaces if other != name],  # type: ignore[misc]
+    ) for name, dids in spaces.items())
+
+
 def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_ports: bool = False) -> Topology:
     """Write keys, configs, credentials and trust lists for `spec` into `directory` (created; must
     be empty). Ports that are 0, or all with `free_ports`, are chosen now."""
-    from identity.authority import bootstrap_participant, trust_store_for, write_trust_file
+    from identity.authority import bootstrap_participant, write_trust_file
     from identity.did import did_web_from_url
     from identity.keys import KeyPair
 
@@ -327,7 +346,7 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
         nodes.append(Node(a.id, "authority", a.name or a.id, a.data_space, authority.did, authority.base_url,
                           config, folder / f"{a.id}.log", admin_key))
 
-    trust = trust_store_for(authorities.values())
+    issued: list[tuple[str, str]] = []  # (data space, connector DID): trusted footprint issuers
     for c in spec.connectors:
         folder = root / c.id
         folder.mkdir()
@@ -337,7 +356,7 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
         authority = authorities[spec.authority_for(c).id]
         identity = bootstrap_participant(authority, did, folder, claims=c.claims or None,
                                          credential_service_url=url + "/api/credentials", dsp_url=url + DSP_PATH)
-        write_trust_file(folder / TRUST_FILE, trust)
+        issued.append((c.data_space, did))
         api_key = secrets.token_urlsafe(24)
         database = c.database or f"sqlite+aiosqlite:///{folder / 'store.db'}"
         config = _write_toml(folder / CONNECTOR_CONFIG, "connector", {
@@ -354,6 +373,9 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
                               config, folder / f"{c.id}-{r}.log", api_key, database,
                               env={"KAKEHASHI_PORT": str(rport), "KAKEHASHI_REPLICA_ID": f"{c.id}-{r}"},
                               replica_of=c.id))
+    trust = trust_lists(authorities.values(), issued)
+    for c in spec.connectors:
+        write_trust_file(root / c.id / TRUST_FILE, trust)
     topology = Topology(root, nodes)
     manifest = root / MANIFEST
     manifest.write_text(json.dumps(topology.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
