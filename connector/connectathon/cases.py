@@ -13,6 +13,8 @@ data plane with the EDR our connector received, bad input).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,7 +74,7 @@ class Context:
         async with self.session.get(url, headers=headers or {}, allow_redirects=False) as resp:
             return resp.status, await _body(resp), resp.headers
 
-    async def post(self, url: str, *, json: Any = None, data: bytes | None = None,
+    async def post(self, url: str, *, json: Any = None, data: bytes | None = None,  # noqa: A002 - aiohttp's name
                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
         async with self.session.post(url, json=json, data=data, headers=headers or {}, allow_redirects=False) as resp:
             return resp.status, await _body(resp)
@@ -91,8 +93,6 @@ class Context:
 async def _body(resp: aiohttp.ClientResponse) -> Any:
     text = await resp.text()
     try:
-        import json
-
         return json.loads(text) if text else None
     except ValueError:
         return text[:500]
@@ -330,7 +330,5 @@ async def termination(ctx: Context) -> str:
         status, body, _ = await ctx.pact("/2/footprints?limit=1")
         if status in (401, 403):
             return f"TERMINATED; the old EDR now gets HTTP {status} {body.get('code') if isinstance(body, dict) else ''}"
-        import asyncio
-
         await asyncio.sleep(0.1)
     raise CaseFailed(f"after termination the partner still answers the old EDR with HTTP {status}")
