@@ -25,7 +25,8 @@ import logging
 import re
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Executor
 from typing import Any, Protocol
 
 import aiohttp
@@ -46,11 +47,10 @@ from .signing import (
     DetachedJws,
     RenderCache,
     Signer,
-    cache_key,
     content_digest,
     dumps,
 )
-from .source import Footprint, FootprintSource
+from .source import Entry, Footprint, FootprintSource, Predicate
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,28 @@ class PactHost:
         delivery_base_delay: float,
         v3_cache_size: int,
         vc_cache_size: int,
+        vc_cache_bytes: int = 48 * 1024 * 1024,
+        plain_cache_bytes: int = 16 * 1024 * 1024,
+        sign_executor: Executor | None = None,
+        sign_workers: int = 2,
     ) -> None:
         self.source, self.auth, self.events = source, auth, events
         self.partners = partners or StaticPartners()
-        self.renderer = CredentialRenderer(signer, maxsize=vc_cache_size, cache=vc_cache_size > 0) if signer else None
+        self.renderer = (
+            CredentialRenderer(signer, maxsize=vc_cache_size, cache=vc_cache_size > 0, max_bytes=vc_cache_bytes,
+                               executor=sign_executor, workers=sign_workers)
+            if signer else None
+        )
         self.body_signer = body_signer
         self.cursors = cursors
         self.to_v3 = to_v3
         self.max_page = max_page
         self.base_url_from_request = base_url_from_request
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self.v3_cache = RenderCache(v3_cache_size) if v3_cache_size > 0 else None
+        # plain renderings that cost a decode + encode: v3 mappings, and v2 documents
+        # stored in a form other than the one served (e.g. inside a VC)
+        self.plain_cache = RenderCache(v3_cache_size, plain_cache_bytes) if v3_cache_size > 0 else None
+        self._has_entries = callable(getattr(source, "entries", None)) and callable(getattr(source, "get_entry", None))
         self._session = session
         self._own_session = session is None
         self.sender: EventSender | None = None
@@ -170,32 +181,94 @@ class PactHost:
             log.warning("footprint %s has no v3 form: %s", fp.get("id"), exc)
             return None
 
-    def render_plain(self, version: ApiVersion, fp: Footprint) -> bytes | None:
+    async def entries(
+        self, *, after: str | None, limit: int, where: Predicate | None, ids: Collection[str] | None, documents: bool
+    ) -> list[Entry]:
+        if self._has_entries:
+            return await self.source.entries(  # type: ignore[attr-defined]
+                after=after, limit=limit, where=where, ids=ids, documents=documents)
+        return [Entry.of(fp) for fp in await self.source.page(after=after, limit=limit, where=where, ids=ids)]
+
+    async def _loaded(self, entries: list[Entry]) -> dict[str, Entry]:
+        """Loaded entries for these (listed without documents): re-read, so a footprint
+        that changed since the listing is rendered, and cached, under its new key."""
+        if self._has_entries:
+            return await self.source.documents([e.id for e in entries])  # type: ignore[attr-defined]
+        found = {}
+        for e in entries:
+            if (fp := await self.source.get(e.id)) is not None:
+                found[e.id] = Entry.of(fp)
+        return found
+
+    async def get_entry(self, footprint_id: str) -> Entry | None:
+        if self._has_entries:
+            return await self.source.get_entry(footprint_id)  # type: ignore[attr-defined]
+        fp = await self.source.get(footprint_id)
+        return Entry.of(fp) if fp is not None else None
+
+    def _render_plain(self, version: ApiVersion, entry: Entry) -> bytes | None:
         if version == "2":
-            return dumps(fp)
-        key = cache_key(version, fp)
-        if self.v3_cache is not None and (hit := self.v3_cache.get(key)) is not None:
+            if (stored := entry.plain_bytes()) is not None:
+                return stored  # the stored bytes are the response: nothing to decode
+            if entry.raw is None:
+                return dumps(entry.footprint())  # a live dict (in-memory source): never cached
+        cache, key = self.plain_cache, (version, "json", entry.key)
+        if cache is not None and (hit := cache.get(key)) is not None:
             return hit
-        mapped = self.as_version(version, fp)
+        mapped = self.as_version(version, entry.footprint())
         if mapped is None:
             return None
         rendered = dumps(mapped)
-        if self.v3_cache is not None:
-            self.v3_cache.put(key, rendered)
+        if cache is not None:
+            cache.put(key, rendered)
         return rendered
 
-    async def render(self, version: ApiVersion, fmt: str, fp: Footprint) -> bytes | None:
+    async def render_entries(self, version: ApiVersion, fmt: str, entries: list[Entry]) -> list[bytes | None]:
+        """Each entry rendered in ``version`` and ``fmt`` (None: no form in that version).
+
+        Cached renderings are used as they are; a page's missing VCs are signed as one
+        batch (in the signing executor, when one is configured)."""
         if fmt == "json":
-            return self.render_plain(version, fp)
-        assert self.renderer is not None
-        key = cache_key(version, fp)
-        cache = self.renderer.cache
-        if cache is not None and (hit := cache.get(key)) is not None:
-            return hit
-        body = self.as_version(version, fp)
-        if body is None:
-            return None
-        return await self.renderer.render(version, fp, body)
+            cache = self.plain_cache
+        else:
+            assert self.renderer is not None
+            cache = self.renderer.cache
+        out: list[bytes | None] = [None] * len(entries)
+        missing: list[int] = []
+        for i, entry in enumerate(entries):
+            if fmt == "json" and entry.loaded:
+                out[i] = self._render_plain(version, entry)
+            elif cache is not None and (hit := cache.get((version, fmt, entry.key))) is not None:
+                out[i] = hit
+            else:
+                missing.append(i)
+        if not missing:
+            return out
+        unloaded = [entries[i] for i in missing if not entries[i].loaded]
+        fresh = await self._loaded(unloaded) if unloaded else {}
+        todo: list[tuple[int, tuple[Any, ...], Footprint]] = []
+        for i in missing:
+            entry = entries[i] if entries[i].loaded else fresh.get(entries[i].id)
+            if entry is None:
+                continue  # gone since it was listed
+            if fmt == "json":
+                out[i] = self._render_plain(version, entry)
+                continue
+            body = self.as_version(version, entry.footprint())
+            if body is not None:
+                todo.append((i, (version, fmt, entry.key), body))
+        if todo:
+            assert self.renderer is not None
+            signed = await self.renderer.sign_many([body for _, _, body in todo])
+            for (i, key, _), rendered in zip(todo, signed):
+                out[i] = rendered
+                if cache is not None:
+                    cache.put(key, rendered)
+        return out
+
+    async def render(self, version: ApiVersion, fmt: str, fp: Footprint | Entry) -> bytes | None:
+        entry = fp if isinstance(fp, Entry) else Entry.of(fp)
+        return (await self.render_entries(version, fmt, [entry]))[0]
 
     def choose_format(self, request: web.Request, principal: Principal, requested: str | None = None) -> str:
         asked = requested or request.query.get("format")
@@ -347,23 +420,26 @@ def _routes(version: ApiVersion) -> list[web.RouteDef]:
         else:
             criteria = V3Criteria.from_pairs(query)
             where = criteria.matches if criteria else None
-        items = await host.source.page(after=after, limit=limit + 1, where=where, ids=principal.footprint_ids)
+        # v2 plain JSON is served from the stored documents; other renderings are cached
+        # by the listing's keys, so the listing needs documents only for cache misses
+        items = await host.entries(after=after, limit=limit + 1, where=where, ids=principal.footprint_ids,
+                                   documents=fmt == "json" and version == "2")
         more = len(items) > limit
         items = items[:limit]
-        parts = [r for fp in items if (r := await host.render(version, fmt, fp)) is not None]
+        parts = [r for r in await host.render_entries(version, fmt, items) if r is not None]
         body = b'{"data":[' + b",".join(parts) + b"]}"
         headers = {}
         if more and items:
-            next_cursor = host.cursors.encode(Cursor(version, items[-1]["id"], limit, query, fmt))
+            next_cursor = host.cursors.encode(Cursor(version, items[-1].id, limit, query, fmt))
             base = host.base_url(request, f"/{version}/footprints")
             url = request.url.with_query({"limit": str(limit), "cursor": next_cursor})
             link = f"{base}/{version}/footprints?{url.raw_query_string}"
             headers["Link"] = f'<{link}>; rel="next"'
         return host.respond_json(body, headers=headers)
 
-    async def _load(request: web.Request, host: PactHost, principal: Principal) -> Footprint:
+    async def _load(request: web.Request, host: PactHost, principal: Principal) -> Entry:
         fid = request.match_info["id"]
-        fp = await host.source.get(fid) if len(fid) <= 200 else None
+        fp = await host.get_entry(fid) if len(fid) <= 200 else None
         if fp is None:
             raise PactError(ErrorKind.NOT_FOUND, f"no footprint with id {fid[:80]!r}")
         if not principal.may_read(fid):
@@ -378,11 +454,11 @@ def _routes(version: ApiVersion) -> list[web.RouteDef]:
         fmt = host.choose_format(request, principal)
         rendered = await host.render(version, fmt, fp)
         if rendered is None:
-            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp['id']} cannot be represented in the v{version} data model")
+            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp.id} cannot be represented in the v{version} data model")
         headers = {}
         if host.renderer is not None:
-            base = host.base_url(request, f"/{version}/footprints/{fp['id']}")
-            headers["Link"] = f'<{base}/{version}/footprints/{fp["id"]}/credential>; rel="alternate"; type="{VC_MEDIA_TYPE}"'
+            base = host.base_url(request, f"/{version}/footprints/{fp.id}")
+            headers["Link"] = f'<{base}/{version}/footprints/{fp.id}/credential>; rel="alternate"; type="{VC_MEDIA_TYPE}"'
         return host.respond_json(b'{"data":' + rendered + b"}", headers=headers)
 
     async def get_credential(request: web.Request) -> web.StreamResponse:
@@ -393,7 +469,7 @@ def _routes(version: ApiVersion) -> list[web.RouteDef]:
         host.choose_format(request, principal, "vc")
         rendered = await host.render(version, "vc", fp)
         if rendered is None:
-            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp['id']} cannot be represented in the v{version} data model")
+            raise PactError(ErrorKind.NOT_FOUND, f"footprint {fp.id} cannot be represented in the v{version} data model")
         return web.Response(body=rendered, content_type=VC_MEDIA_TYPE, headers={"Content-Digest": content_digest(rendered)})
 
     async def post_event(request: web.Request) -> web.StreamResponse:
@@ -448,6 +524,10 @@ def create_pact_app(
     delivery_base_delay: float = 0.5,
     v3_cache_size: int = 5_000,
     vc_cache_size: int = 20_000,
+    vc_cache_bytes: int = 48 * 1024 * 1024,
+    plain_cache_bytes: int = 16 * 1024 * 1024,
+    sign_executor: Executor | None = None,
+    sign_workers: int = 2,
 ) -> web.Application:
     """A PACT v2.3 + v3.0 host, mountable (``app.add_subapp('/api/pact', ...)``) or standalone.
 
@@ -456,6 +536,11 @@ def create_pact_app(
     ``/auth/token`` and OpenID discovery. ``partners`` says where RequestCreated answers
     and Published notifications go. ``cursor_key`` must be shared by replicas behind one
     load balancer so pagination links work on any of them.
+
+    Render caches are LRUs bounded by count and bytes: ``vc_cache_size``/``vc_cache_bytes``
+    for signed credentials, ``v3_cache_size``/``plain_cache_bytes`` for plain renderings
+    that need a decode (v3 mappings, v2 bodies stored inside VCs). ``sign_executor``
+    (with ``sign_workers`` batches per page) runs a synchronous signer off the event loop.
     """
     if not base_url_from_request and not public_base_url:
         raise ValueError("public_base_url is required when base_url_from_request is False")
@@ -476,6 +561,10 @@ def create_pact_app(
         delivery_base_delay=delivery_base_delay,
         v3_cache_size=v3_cache_size,
         vc_cache_size=vc_cache_size,
+        vc_cache_bytes=vc_cache_bytes,
+        plain_cache_bytes=plain_cache_bytes,
+        sign_executor=sign_executor,
+        sign_workers=sign_workers,
     )
     app = web.Application(middlewares=[_errors])
     app[PACT_HOST] = host

@@ -12,12 +12,14 @@ payload, RFC 7797 ``b64: false``) in the ``JWS-Signature`` header.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import inspect
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import Executor
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,15 +39,17 @@ def cache_key(api_version: str, footprint_v2: dict[str, Any]) -> tuple[str, str,
 
 
 class RenderCache:
-    """A bounded LRU of rendered (serialised) documents."""
+    """A bounded LRU of rendered (serialised) documents, bounded by count and by bytes."""
 
-    def __init__(self, maxsize: int = 20_000) -> None:
+    def __init__(self, maxsize: int = 20_000, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple) -> bytes | None:
+    def get(self, key: Hashable) -> bytes | None:
         value = self._items.get(key)
         if value is None:
             self.misses += 1
@@ -54,35 +58,84 @@ class RenderCache:
         self.hits += 1
         return value
 
-    def put(self, key: tuple, value: bytes) -> None:
+    def put(self, key: Hashable, value: bytes) -> None:
+        if len(value) > self.max_bytes or self.maxsize <= 0:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.nbytes -= len(old)
         self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
+        self.nbytes += len(value)
+        while len(self._items) > self.maxsize or self.nbytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.nbytes -= len(dropped)
 
     def __len__(self) -> int:
         return len(self._items)
 
 
-class CredentialRenderer:
-    """Signs footprints into VCs through ``signer``, caching the serialised result."""
+def _sign_all(signer: Signer, bodies: list[dict[str, Any]]) -> list[bytes]:
+    """Sign and serialise a batch (runs in an executor: one hop per batch, not per VC)."""
+    out = []
+    for body in bodies:
+        signed = signer(body)
+        if inspect.isawaitable(signed):
+            raise TypeError("a signer run in an executor must be synchronous")
+        out.append(dumps(signed))
+    return out
 
-    def __init__(self, signer: Signer, *, maxsize: int = 20_000, cache: bool = True) -> None:
+
+class CredentialRenderer:
+    """Signs footprints into VCs through ``signer``, caching the serialised result.
+
+    ``executor``: run synchronous signing there, a page's misses split into one batch per
+    worker (``workers``). A thread pool only helps if the signer releases the GIL; a
+    process pool needs a picklable signer.
+    """
+
+    def __init__(
+        self,
+        signer: Signer,
+        *,
+        maxsize: int = 20_000,
+        cache: bool = True,
+        max_bytes: int = 64 * 1024 * 1024,
+        executor: Executor | None = None,
+        workers: int = 2,
+    ) -> None:
         self._signer = signer
-        self.cache = RenderCache(maxsize) if cache else None
+        self.cache = RenderCache(maxsize, max_bytes) if cache and maxsize > 0 else None
+        self.executor = executor
+        self.workers = max(1, workers)
 
     async def render(self, api_version: str, footprint_v2: dict[str, Any], body: dict[str, Any]) -> bytes:
         """The VC for ``body`` (the footprint as served in ``api_version``), serialised."""
         key = cache_key(api_version, footprint_v2)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
-        signed = self._signer(body)
-        if inspect.isawaitable(signed):
-            signed = await signed
-        rendered = dumps(signed)
+        rendered = (await self.sign_many([body]))[0]
         if self.cache is not None:
             self.cache.put(key, rendered)
         return rendered
+
+    async def sign_many(self, bodies: list[dict[str, Any]]) -> list[bytes]:
+        """Sign and serialise ``bodies`` (no caching), in order."""
+        if not bodies:
+            return []
+        if self.executor is not None:
+            loop = asyncio.get_running_loop()
+            step = -(-len(bodies) // self.workers)
+            chunks = [bodies[i:i + step] for i in range(0, len(bodies), step)]
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(self.executor, _sign_all, self._signer, chunk) for chunk in chunks))
+            return [b for part in parts for b in part]
+        out = []
+        for body in bodies:
+            signed = self._signer(body)
+            if inspect.isawaitable(signed):
+                signed = await signed
+            out.append(dumps(signed))
+        return out
 
 
 def content_digest(body: bytes) -> str:
