@@ -182,6 +182,7 @@ def create_app(
     """The connector's application. ``authenticator`` defaults to the dev shared-secret one
     when the settings allow it (DCP otherwise, once `connector.dcp_auth` exists); ``store``
     defaults to `open_store(settings.database)`, opened on startup and closed on cleanup."""
+    from .delivery import mount_delivery
     from .management import create_management_app
     from .protocol.routes import dsp_routes
 
@@ -217,6 +218,7 @@ def create_app(
     app.router.add_get(WELL_KNOWN_VERSION, _version)
     app.router.add_get(DSP_BASE + WELL_KNOWN_VERSION, _version)
     app.router.add_routes(dsp_routes(DSP_BASE))
+    mount_delivery(app, settings)  # PACT host at /api/public; footprint Management API routes
     app.add_subapp(MANAGEMENT_BASE, create_management_app(app))
     return app
 

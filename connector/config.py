@@ -20,6 +20,18 @@ class ConfigError(ValueError):
     """The configuration is unusable; the message names the setting and the problem."""
 
 
+class PactClient(BaseModel):
+    """A PACT-only partner of the direct PACT host (OAuth2 client credentials at /api/public/auth/token)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=16)
+    scopes: tuple[str, ...] = ("footprint:list", "footprint:read", "events:write")
+    footprint_ids: tuple[str, ...] | None = None
+    signed_delivery: bool = False
+
+
 class Settings(BaseModel):
     """Everything one connector process needs to know about itself."""
 
@@ -43,6 +55,7 @@ class Settings(BaseModel):
     replica_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    pact_clients: tuple[PactClient, ...] = Field(default=(), description="Direct PACT partners ([[connector.pact_clients]])")
 
     @field_validator("participant_id")
     @classmethod

@@ -1,0 +1,67 @@
+"""Our footprints as ProductFootprintCredentials, signed with the connector's DID key.
+
+A footprint is signed once, when it is published, and the credential is what the store
+keeps: every later delivery serves those same bytes, so the hash in the provider's audit
+log and the one in the consumer's log name one credential. The PACT host asks the
+signer for each footprint it renders as a VC; :class:`FootprintSigner` answers from the
+credentials it has seen the store hand out (:meth:`unwrap`) and signs only what it has
+not (v3 renderings, footprints stored unsigned), which the host then caches.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from connector.identity_commands import sign_footprint
+from identity.footprint_credential import extract_footprint, is_footprint_credential
+from identity.keys import KeyPair
+
+SUITE_FOR_KEY = {"Ed25519": "eddsa-jcs-2022", "P-256": "ecdsa-jcs-2019", "P-384": "ecdsa-jcs-2019"}
+KEY_FRAGMENT = "key-1"  # the fragment our did:web document gives the DID key (credential_service)
+
+
+def verification_method(did: str) -> str:
+    return f"{did}#{KEY_FRAGMENT}"
+
+
+class FootprintSigner:
+    """``signer(footprint) -> credential`` for ``create_pact_app``, plus publish-time signing."""
+
+    def __init__(self, key: KeyPair, did: str, *, suite: str | None = None, remember: int = 20_000) -> None:
+        self.key, self.did = key, did
+        self.suite = suite or SUITE_FOR_KEY.get(key.key_type, "eddsa-jcs-2022")
+        self.vm = verification_method(did)
+        self._known: OrderedDict[str, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
+        self._remember = remember
+
+    def sign(self, footprint: dict[str, Any]) -> dict[str, Any]:
+        """A fresh credential for ``footprint`` (issuer: our DID, proof: our DID key)."""
+        return sign_footprint(footprint, self.key, did=self.did, suite=self.suite, verification_method=self.vm)
+
+    def is_ours(self, credential: dict[str, Any]) -> bool:
+        proofs = credential.get("proof")
+        proofs = proofs if isinstance(proofs, list) else [proofs]
+        return credential.get("issuer") == self.did and any(
+            isinstance(p, dict) and p.get("verificationMethod") == self.vm for p in proofs)
+
+    def unwrap(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The PACT footprint of a stored document (``StoreFootprintSource(unwrap=...)``),
+        remembering our own credential for it so it is served instead of re-signed."""
+        if not is_footprint_credential(document):
+            return document
+        footprint = extract_footprint(document)
+        if footprint is None:
+            return document
+        if self.is_ours(document) and isinstance(footprint.get("id"), str):
+            self._known[footprint["id"]] = (footprint, document)
+            self._known.move_to_end(footprint["id"])
+            while len(self._known) > self._remember:
+                self._known.popitem(last=False)
+        return footprint
+
+    def __call__(self, footprint: dict[str, Any]) -> dict[str, Any]:
+        known = self._known.get(str(footprint.get("id")))
+        if known is not None and (known[0] is footprint or known[0] == footprint):
+            return known[1]
+        return self.sign(footprint)

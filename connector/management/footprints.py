@@ -1,0 +1,141 @@
+"""Management API: footprints we publish and footprints we received.
+
+    POST /v3/footprints            publish one PACT footprint, a list, or {"footprints": [...]}
+    GET  /v3/footprints/{id}       one footprint (?direction=published|received; published first)
+    POST /v3/footprints/request    query: {"direction", "counterPartyId", "agreementId", "productId",
+                                   "limit", "after"} (counterPartyId: the issuer of a received one)
+    POST /v3/footprints/fetch      consumer: {"transferProcessId"} or {"agreementId"} -> fetch with
+                                   the EDR, verify every credential, store the good ones
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..app import plane
+from ..delivery import SIGNER, VERIFICATION, FetchRefused, FootprintFetcher
+from ..delivery.publishing import PublishError, footprints_of, prepare, publish
+from ..store import Footprint
+from ..store.footprints import PUBLISHED, RECEIVED
+from . import ManagementError, edc_body, json_body, millis, optional_str, register_routes
+
+DIRECTIONS = {"published": PUBLISHED, "received": RECEIVED}
+MAX_QUERY_LIMIT = 1000
+SCAN_BATCH = 500
+
+
+def footprint_json(rec: Footprint, *, with_credential: bool = True) -> dict[str, Any]:
+    from identity.footprint_credential import extract_footprint
+
+    credential = rec.credential
+    footprint = extract_footprint(credential) or credential
+    issuer = credential.get("issuer") if footprint is not credential else None
+    out: dict[str, Any] = {
+        "@id": rec.id, "direction": rec.direction.lower(), "version": rec.version, "status": rec.status,
+        "sha256": rec.sha256, "agreementId": rec.source_agreement_id,
+        "issuer": issuer.get("id") if isinstance(issuer, dict) else issuer,
+        "updatedAt": millis(rec.updated_at), "footprint": footprint,
+    }
+    if with_credential and footprint is not credential:
+        out["credential"] = credential
+    return out
+
+
+def _direction(value: str) -> str:
+    direction = DIRECTIONS.get(value.lower())
+    if direction is None:
+        raise ManagementError(400, f"direction must be 'published' or 'received', got {value!r}", path="direction")
+    return direction
+
+
+async def create(request: web.Request) -> web.Response:
+    try:
+        footprints = prepare(footprints_of(await json_body(request)))
+    except PublishError as exc:
+        raise ManagementError(400, f"footprints not published: {exc}", type_="ValidationFailure") from None
+    result = await publish(plane(request).store, request.config_dict[SIGNER], footprints)
+    return web.json_response(result.to_json())
+
+
+async def get(request: web.Request) -> web.Response:
+    fid = request.match_info["id"]
+    asked = request.query.get("direction")
+    directions = [_direction(asked)] if asked else [PUBLISHED, RECEIVED]
+    store = plane(request).store
+    for direction in directions:
+        rec = await store.footprints.get(direction, fid)
+        if rec is not None:
+            return web.json_response(footprint_json(rec))
+    raise ManagementError(404, f"footprint {fid[:100]!r} not found", type_="ObjectNotFound")
+
+
+def _matcher(body: dict[str, Any]) -> Any:
+    counter_party = optional_str(body, "counterPartyId") or None
+    agreement_id = optional_str(body, "agreementId") or None
+    product_id = optional_str(body, "productId") or None
+
+    def matches(out: dict[str, Any]) -> bool:
+        if counter_party is not None and out["issuer"] != counter_party:
+            return False
+        if agreement_id is not None and out["agreementId"] != agreement_id:
+            return False
+        ids = out["footprint"].get("productIds") if isinstance(out["footprint"], dict) else None
+        return product_id is None or (isinstance(ids, list) and product_id in ids)
+
+    return matches
+
+
+async def query(request: web.Request) -> web.Response:
+    body = edc_body(await json_body(request, allow_empty=True))
+    direction = optional_str(body, "direction")
+    directions = [_direction(direction)] if direction else [PUBLISHED, RECEIVED]
+    if body.get("counterPartyId") is not None and directions == [PUBLISHED]:
+        raise ManagementError(400, "counterPartyId filters received footprints (their issuer); "
+                                   "published ones are ours", path="counterPartyId")
+    limit = body.get("limit", 100)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_QUERY_LIMIT:
+        raise ManagementError(400, f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}", path="limit")
+    after = optional_str(body, "after") or None
+    matches = _matcher(body)
+    store = plane(request).store
+    found: list[dict[str, Any]] = []
+    for direction in directions:
+        cursor = after
+        while len(found) < limit:
+            batch = await store.footprints.page(direction, after_id=cursor, limit=SCAN_BATCH)
+            for rec in batch:
+                out = footprint_json(rec, with_credential=False)
+                if matches(out):
+                    found.append(out)
+                    if len(found) >= limit:
+                        break
+            if len(batch) < SCAN_BATCH:
+                break
+            cursor = batch[-1].id
+    return web.json_response(found)
+
+
+async def fetch(request: web.Request) -> web.Response:
+    body = edc_body(await json_body(request))
+    transfer_id = optional_str(body, "transferProcessId") or None
+    agreement_id = optional_str(body, "agreementId") or None
+    if (transfer_id is None) == (agreement_id is None):
+        raise ManagementError(400, "give exactly one of transferProcessId or agreementId")
+    control = plane(request)
+    fetcher = FootprintFetcher(control.store, control.client.session, request.config_dict[VERIFICATION])
+    try:
+        edr = await fetcher.edr_for(transfer_id=transfer_id, agreement_id=agreement_id)
+        result = await fetcher.fetch(edr)
+    except FetchRefused as exc:
+        raise ManagementError(exc.status, exc.reason, type_=exc.type) from None
+    return web.json_response(result.to_json())
+
+
+@register_routes
+def register(app: web.Application) -> None:
+    app.router.add_post("/v3/footprints", create)
+    app.router.add_post("/v3/footprints/request", query)
+    app.router.add_post("/v3/footprints/fetch", fetch)
+    app.router.add_get("/v3/footprints/{id}", get)
