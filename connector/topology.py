@@ -35,6 +35,11 @@ from typing import Any
 
 import aiohttp
 
+# What each authority certifies about its member beyond membership: where it processes data
+# (the cross-border policy's `spatial` constraint reads this) and its national company number.
+JP_CLAIMS = {"processingLocation": "JP", "corporateNumber": "7000012050002"}
+TW_CLAIMS = {"processingLocation": "TW", "unifiedBusinessNumber": "22099131"}
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "compose" / "topology.toml"
 MANIFEST = "topology.json"
 CONNECTOR_CONFIG = "connector.toml"
@@ -113,8 +118,8 @@ def jp_tw_spec() -> TopologySpec:
     return TopologySpec(
         authorities=(AuthoritySpec("jp-authority", "ouranos-jp", "Ouranos Ecosystem authority (JP)"),
                      AuthoritySpec("tw-authority", "taiwan-tw", "Taiwan data space authority (TW)")),
-        connectors=(ConnectorSpec("jp-connector", "かけはし電池材料株式会社", "ouranos-jp"),
-                    ConnectorSpec("tw-connector", "橋接能源科技股份有限公司", "taiwan-tw")),
+        connectors=(ConnectorSpec("jp-connector", "かけはし電池材料株式会社", "ouranos-jp", claims=dict(JP_CLAIMS)),
+                    ConnectorSpec("tw-connector", "橋接能源科技股份有限公司", "taiwan-tw", claims=dict(TW_CLAIMS))),
     )
 
 

@@ -25,8 +25,62 @@ class Verdict:
     reasons: tuple[str, ...] = ()
 
 
-def facts_for(caller: Caller, *, now: datetime | None = None) -> Facts:
-    return Facts(now=now or datetime.now(UTC), credentials=tuple(caller.credentials), party_id=caller.participant_id)
+#: Credential subject claims an authority uses to certify where a member processes data.
+LOCATION_CLAIMS = ("processingLocation", "countryCode", "country")
+_PURPOSE_OPERANDS = ("http://www.w3.org/ns/odrl/2/purpose", "UsagePurpose")
+
+
+def certified_location(caller: Caller) -> str | None:
+    """Where the caller processes data, as its (verified, trusted) credentials state it.
+
+    Only claims inside credentials the authenticator accepted count: a partner cannot
+    move its processing location into the allowed set by saying so in a message."""
+    for credential in caller.credentials:
+        subjects = credential.get("credentialSubject")
+        for subject in subjects if isinstance(subjects, list) else [subjects]:
+            if not isinstance(subject, dict):
+                continue
+            for claim in LOCATION_CLAIMS:
+                value = subject.get(claim)
+                if isinstance(value, str) and value:
+                    return value
+    return None
+
+
+def declared_purpose(policy: Policy) -> str | None:
+    """The purpose a consumer commits to by requesting (or holding) a contract that names it.
+
+    DSP has no separate purpose field: as in Tractus-X, the purpose constraint of the offer the
+    consumer asks for *is* its declaration, and `offers_match` has already ensured that offer
+    is exactly the provider's. A policy without a purpose constraint declares none."""
+    def walk(nodes: Any) -> str | None:
+        for node in nodes:
+            if hasattr(node, "constraints") and not hasattr(node, "left_operand"):
+                found = walk(node.constraints)
+            elif getattr(node, "left_operand", "").endswith(_PURPOSE_OPERANDS) and node.right_operand:
+                value = node.right_operand[0]
+                found = getattr(value, "value", None) or getattr(value, "id", None)
+            else:
+                found = None
+            if found:
+                return str(found)
+        return None
+
+    for rule in (*policy.permissions, *policy.prohibitions, *policy.obligations):
+        found = walk(rule.constraints)
+        if found:
+            return found
+    return None
+
+
+def facts_for(caller: Caller, *, now: datetime | None = None, policy: Policy | None = None,
+              scope: str = "catalog") -> Facts:
+    """What is known about `caller` now. The purpose counts only once a contract is being
+    agreed or used (negotiation, transfer); browsing a catalog declares no purpose."""
+    purpose = declared_purpose(policy) if policy is not None and scope != "catalog" else None
+    return Facts(now=now or datetime.now(UTC), credentials=tuple(caller.credentials),
+                 party_id=caller.participant_id, processing_location=certified_location(caller),
+                 purpose=purpose)
 
 
 def policy_from_definition(body: dict[str, Any]) -> Policy:
@@ -55,7 +109,7 @@ def evaluate(policy: Policy, caller: Caller, *, target: str | None, scope: str) 
 
     try:
         decision = engine_evaluate(policy, Request(target=target, party=caller.participant_id),
-                                   facts_for(caller), scope=scope)
+                                   facts_for(caller, policy=policy, scope=scope), scope=scope)
     except PolicyError as exc:
         return Verdict(False, (f"policy cannot be evaluated: {exc}",))
     return Verdict(bool(decision.permitted), tuple(str(r) for r in decision.reasons))
