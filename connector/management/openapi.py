@@ -117,6 +117,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "EdrDataAddress": _obj(("endpoint", "authorization"), endpoint=_STR, authorization=_STR, authType=_STR,
                            type=_STR, endpointType=_STR, expiresAt=_MILLIS, **{"@context": _CONTEXT, "@type": _STR}),
     "OpenApiDocument": _obj(("openapi", "paths"), openapi=_STR, paths=_JSON_OBJ),
+    "FootprintInput": {"description": "one PACT footprint, a list of them, or {'footprints': [...]}",
+                       "type": ["object", "array"]},
+    "FootprintRecord": _obj(("@id", "direction", "status", "footprint"), direction={"enum": ["published", "received"]},
+                            version={"type": "integer"}, status=_STR, sha256=_STR,
+                            agreementId={"type": ["string", "null"]}, issuer={"type": ["string", "null"]},
+                            updatedAt=_MILLIS, footprint=_JSON_OBJ, credential=_JSON_OBJ, **{"@id": _STR}),
+    "FootprintQuery": _obj(direction={"enum": ["published", "received"]}, counterPartyId=_STR, agreementId=_STR,
+                           productId=_STR, limit={"type": "integer", "minimum": 1, "maximum": 1000}, after=_STR),
+    "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR),
+    "FootprintResult": {**_JSON_OBJ, "description": "what was published / fetched, verified and stored"},
 }
 
 
@@ -201,6 +211,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
        for verb in ("terminate", "suspend", "resume", "complete")},
     ("POST", "/v3/edrs/request"): Operation("Query the EDRs we hold (consumer side)", "edrs", "QuerySpec",
                                             _array("EndpointDataReferenceEntry"), request_optional=True),
+    ("POST", "/v3/footprints"): Operation("Publish PACT footprints (signed as credentials when a key is set)",
+                                          "footprints", "FootprintInput", "FootprintResult"),
+    ("POST", "/v3/footprints/request"): Operation("Query published and received footprints", "footprints",
+                                                  "FootprintQuery", _array("FootprintRecord"), request_optional=True),
+    ("POST", "/v3/footprints/fetch"): Operation("Fetch a partner's footprints with a transfer's EDR and verify them",
+                                                "footprints", "FootprintFetch", "FootprintResult", (400, 404, 409, 502)),
+    ("GET", "/v3/footprints/{id}"): Operation("Get one footprint (?direction=published|received)", "footprints", None,
+                                              "FootprintRecord", (400, 404)),
     ("GET", "/v3/edrs/{id}/dataaddress"): Operation("Get the data address and token of a transfer's EDR", "edrs",
                                                     None, "EdrDataAddress", (404, 409)),
 }

@@ -15,7 +15,6 @@ from typing import Any
 
 from . import EDC_CONTEXT, EDC_NS, ManagementError, unprefix
 
-JSONLD_KEYWORDS_KEPT = ("@id", "@type", "@language", "@list")
 #: Operators the provider's catalog evaluates in an ``assetsSelector`` (connector/protocol/catalog.py).
 SELECTOR_OPERATORS = ("=", "eq", "in")
 
