@@ -18,6 +18,7 @@ a decision is a walk over precomputed checks. Semantics (see docs/policies.md):
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -26,9 +27,11 @@ from typing import Any, Callable, NamedTuple, Sequence
 from .errors import PolicyError, PolicySyntaxError
 from .facts import SCOPES, Facts, Request, Scope
 from .inheritance import resolve_inheritance
-from .model import Constraint, ConstraintNode, Duty, Policy
+from .model import Constraint, ConstraintNode, Duty, Permission, Policy, Prohibition
 from .operands import OperandDef, OperandRegistry, TimeSpan, default_registry
 from .vocab import action_ancestors, compact_iri
+
+_default = default_registry
 
 __all__ = [
     "ApplicableDuty", "Check", "Decision", "Facts", "Request", "Scope", "compile_policy", "evaluate",
@@ -75,16 +78,26 @@ class Decision:
     """permitted, every check made (rule and constraint, outcome, reason), the duties that now
     apply, and one human-readable reason per failure (empty when permitted)."""
 
-    __slots__ = ("permitted", "scope", "duties", "reasons", "_trace", "_checks")
+    __slots__ = ("permitted", "scope", "reasons", "_trace", "_checks", "_duties", "_pending")
 
     def __init__(self, permitted: bool, scope: str, trace: list[tuple[str, str, str, str]],
                  duties: list[ApplicableDuty], reasons: list[str]) -> None:
         self.permitted = permitted
         self.scope = scope
-        self.duties = duties
         self.reasons = reasons
         self._trace = trace
         self._checks: list[Check] | None = None
+        self._duties: list[ApplicableDuty] | None = duties
+        self._pending: tuple[Facts, list[tuple[_CDuty, str | None]]] | None = None
+
+    @classmethod
+    def _lazy(cls, permitted: bool, scope: str, trace: Trace, facts: Facts,
+              pending: list[tuple["_CDuty", str | None]], reasons: list[str]) -> "Decision":
+        # The hot path: duties stay (compiled duty, state) pairs until someone reads them.
+        d = cls.__new__(cls)
+        d.permitted, d.scope, d.reasons, d._trace, d._checks = permitted, scope, reasons, trace, None
+        d._duties, d._pending = (None, (facts, pending)) if pending else ([], None)
+        return d
 
     @property
     def checks(self) -> list[Check]:
@@ -92,6 +105,14 @@ class Decision:
         if self._checks is None:
             self._checks = [Check(*t) for t in self._trace]
         return self._checks
+
+    @property
+    def duties(self) -> list[ApplicableDuty]:
+        if self._duties is None:
+            facts, pending = self._pending  # type: ignore[misc]
+            self._duties = [_make_duty(d, facts, state) for d, state in pending]
+            self._pending = None
+        return self._duties
 
     def __bool__(self) -> bool:
         return self.permitted
@@ -121,14 +142,19 @@ Runner = Callable[[Request, Facts, str, Trace], "str | None"]   # None = satisfi
 _MISSING = object()
 
 
+def _fmt_one(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is TimeSpan:
+        return v.start.date().isoformat() if not v.is_point else v.start.isoformat()
+    if isinstance(v, timedelta):
+        return f"{v.days} days" if not v.seconds else str(v)
+    return str(v)
+
+
 def _fmt(values: Sequence[Any]) -> str:
-    def one(v: Any) -> str:
-        if isinstance(v, TimeSpan):
-            return v.start.date().isoformat() if not v.is_point else v.start.isoformat()
-        if isinstance(v, timedelta):
-            return f"{v.days} days" if not v.seconds else str(v)
-        return str(v)
-    return one(values[0]) if len(values) == 1 else "[" + ", ".join(one(v) for v in values) + "]"
+    return _fmt_one(values[0]) if len(values) == 1 else "[" + ", ".join(map(_fmt_one, values)) + "]"
 
 
 def _span_test(op: str, span: TimeSpan) -> Callable[[datetime], bool]:
@@ -201,11 +227,26 @@ def _describe_left(defn: OperandDef, left: Any) -> str:
     return f"{defn.label} is {left}"
 
 
+_RESOLVERS: dict[int, tuple[OperandDef, Callable[[Request, Facts], Any]]] = {}
+
+
 def _resolver(defn: OperandDef) -> Callable[[Request, Facts], Any]:
-    """Multi-valued operands build sets from credentials: memoise them per Facts object."""
-    resolve, iri_ = defn.resolve, defn.iri
+    """Multi-valued operands build sets from credentials: memoise them per Facts object.
+
+    One wrapper per operand definition, shared by every compiled policy that uses it."""
+    resolve = defn.resolve
     if not defn.multi:
         return resolve
+    hit = _RESOLVERS.get(id(defn))
+    if hit is None or hit[0] is not defn:
+        if len(_RESOLVERS) > 4096:
+            _RESOLVERS.clear()
+        hit = _RESOLVERS[id(defn)] = (defn, _memoised(defn))
+    return hit[1]
+
+
+def _memoised(defn: OperandDef) -> Callable[[Request, Facts], Any]:
+    resolve, iri_ = defn.resolve, defn.iri
 
     def memo(req: Request, facts: Facts) -> Any:
         cache = facts.memo
@@ -214,6 +255,35 @@ def _resolver(defn: OperandDef) -> Callable[[Request, Facts], Any]:
             v = cache[iri_] = resolve(req, facts)
         return v
     return memo
+
+
+# Failure paths of an atomic constraint (kept out of the per-atom closures: compiling is cheaper).
+_AtomInfo = tuple  # (subject, label, operand definition, trace entry when "no value" satisfies, or None)
+
+
+def _out_of_scope(info: _AtomInfo, scopes: frozenset[str], scope: str, trace: Trace) -> str:
+    subject, label, defn, _none = info
+    bound = ", ".join(s for s in SCOPES if s in scopes)
+    why = f"{label}: {defn.label} cannot be evaluated in {scope} scope (bound to {bound}); failing closed"
+    trace.append((subject, label, "not-satisfied", why))
+    return why
+
+
+def _unknown(info: _AtomInfo, trace: Trace) -> str | None:
+    subject, label, defn, none_entry = info
+    if none_entry is not None:
+        trace.append(none_entry)
+        return None
+    why = f"{label}: {defn.missing}"
+    trace.append((subject, label, "not-satisfied", why))
+    return why
+
+
+def _failed(info: _AtomInfo, left: Any, trace: Trace) -> str:
+    subject, label, defn, _none = info
+    why = f"{label}: {_describe_left(defn, left)}"
+    trace.append((subject, label, "not-satisfied", why))
+    return why
 
 
 class _Compiler:
@@ -225,41 +295,16 @@ class _Compiler:
         ref = c.right_operand_reference
         label = f"{defn.label} {c.operator} {_fmt(right) if right else '@' + str(ref)}"
         scopes = defn.scopes
-        bound = ", ".join(s for s in SCOPES if s in scopes)
         resolve, op, multi = _resolver(defn), c.operator, defn.multi
         none_ok = op == "isNoneOf"
         ok_entry = (subject, label, "satisfied", "satisfied")
-        missing_why = f"{label}: {defn.missing}"
-
-        def out_of_scope(scope: str, trace: Trace) -> str:
-            why = (f"{label}: {defn.label} cannot be evaluated in {scope} scope (bound to {bound}); "
-                   "failing closed")
-            trace.append((subject, label, "not-satisfied", why))
-            return why
-
-        def judge(pred: Callable[[Any, Facts], bool], req: Request, facts: Facts, trace: Trace) -> str | None:
-            left = resolve(req, facts)
-            if left is None and not multi:
-                if none_ok:
-                    trace.append((subject, label, "satisfied", "satisfied (no value, so none of them)"))
-                    return None
-                trace.append((subject, label, "not-satisfied", missing_why))
-                return missing_why
-            try:
-                ok = pred(left, facts)
-            except TypeError:
-                ok = False
-            if ok:
-                trace.append(ok_entry)
-                return None
-            why = f"{label}: {_describe_left(defn, left)}"
-            trace.append((subject, label, "not-satisfied", why))
-            return why
+        info = (subject, label, defn,
+                (subject, label, "satisfied", "satisfied (no value, so none of them)") if none_ok else None)
 
         if ref:
             def by_reference(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
                 if scope not in scopes:
-                    return out_of_scope(scope, trace)
+                    return _out_of_scope(info, scopes, scope, trace)
                 raw = facts.values.get(ref)
                 if raw is None:
                     why = f"{label}: rightOperandReference {ref} was not resolved (no value in Facts.values)"
@@ -273,21 +318,43 @@ class _Compiler:
                     why = f"{label}: referenced value is invalid: {exc}"
                     trace.append((subject, label, "not-satisfied", why))
                     return why
-                return judge(_predicate(defn, op, vals), req, facts, trace)
+                pred = _predicate(defn, op, vals)
+                left = resolve(req, facts)
+                if left is None and not multi:
+                    return _unknown(info, trace)
+                try:
+                    ok = pred(left, facts)
+                except TypeError:
+                    ok = False
+                if ok:
+                    trace.append(ok_entry)
+                    return None
+                return _failed(info, left, trace)
             return by_reference
 
         pred = _predicate(defn, op, right)
+        if multi:
+            # A multi-valued operand always resolves to a (possibly empty) set.
+            def run_multi(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
+                if scope not in scopes:
+                    return _out_of_scope(info, scopes, scope, trace)
+                left = resolve(req, facts)
+                try:
+                    ok = pred(left, facts)
+                except TypeError:
+                    ok = False
+                if ok:
+                    trace.append(ok_entry)
+                    return None
+                return _failed(info, left, trace)
+            return run_multi
 
         def run(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
             if scope not in scopes:
-                return out_of_scope(scope, trace)
+                return _out_of_scope(info, scopes, scope, trace)
             left = resolve(req, facts)
-            if left is None and not multi:
-                if none_ok:
-                    trace.append((subject, label, "satisfied", "satisfied (no value, so none of them)"))
-                    return None
-                trace.append((subject, label, "not-satisfied", missing_why))
-                return missing_why
+            if left is None:
+                return _unknown(info, trace)
             try:
                 ok = pred(left, facts)
             except TypeError:
@@ -295,9 +362,7 @@ class _Compiler:
             if ok:
                 trace.append(ok_entry)
                 return None
-            why = f"{label}: {_describe_left(defn, left)}"
-            trace.append((subject, label, "not-satisfied", why))
-            return why
+            return _failed(info, left, trace)
         return run
 
     def node(self, n: ConstraintNode, subject: str) -> Runner:
@@ -306,6 +371,24 @@ class _Compiler:
         members = [self.node(m, f"{subject}.{n.operator}[{i}]") for i, m in enumerate(n.constraints)]
         op, label = n.operator, f"{n.operator} of {len(members)}"
         ok_entry = (subject, label, "satisfied", "satisfied")
+
+        if op == "and":
+            def run_and(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
+                fails: list[str] | None = None
+                for m in members:
+                    why = m(req, facts, scope, trace)
+                    if why is not None:
+                        if fails is None:
+                            fails = [why]
+                        else:
+                            fails.append(why)
+                if fails is None:
+                    trace.append(ok_entry)
+                    return None
+                why = "; ".join(fails)
+                trace.append((subject, label, "not-satisfied", why))
+                return why
+            return run_and
 
         def run(req: Request, facts: Facts, scope: str, trace: Trace) -> str | None:
             fails: list[str] = []
@@ -316,7 +399,7 @@ class _Compiler:
                     if op == "andSequence":
                         break
             passed = len(members) - len(fails) if op != "andSequence" or not fails else 0
-            if op in ("and", "andSequence"):
+            if op == "andSequence":
                 why = None if not fails else "; ".join(fails)
             elif op == "or":
                 why = None if passed else "none of the alternatives holds: " + "; ".join(fails)
@@ -355,9 +438,10 @@ class _Compiler:
         for j, c in enumerate(d.consequences):
             self.duty(c, f"{subject}.consequence[{j}]", policy, d)   # validated; listed, not enforced
         return _CDuty(subject=subject, uid=d.uid, action=act.iri, label=_short(act.iri),
-                      target=d.target or getattr(parent, "target", None) or policy.target,
+                      target=d.target or (parent.target if parent is not None else None) or policy.target,
                       conditions=conditions, within=within, by=by,
-                      refinements=self.nodes(act.refinements, f"{subject}.action.refinement"))
+                      refinements=self.nodes(act.refinements, f"{subject}.action.refinement"),
+                      precondition=within is None and by is None)
 
     def rule(self, kind: str, i: int, r: Any, policy: Policy) -> "_CRule":
         subject = f"{kind}[{i}]"
@@ -370,8 +454,9 @@ class _Compiler:
         label = f"{kind} {names}" + (f" on {target}" if target else "")
         refinements = {a.iri: self.nodes(a.refinements, f"{subject}.action[{j}].refinement")
                        for j, a in enumerate(actions) if a.refinements}
-        duties = [self.duty(d, f"{subject}.duty[{j}]", policy, r) for j, d in enumerate(getattr(r, "duties", ()))]
-        for j, d in enumerate(getattr(r, "remedies", ())):
+        duties = [self.duty(d, f"{subject}.duty[{j}]", policy, r)
+                  for j, d in enumerate(r.duties if isinstance(r, Permission) else ())]
+        for j, d in enumerate(r.remedies if isinstance(r, Prohibition) else ()):
             self.duty(d, f"{subject}.remedy[{j}]", policy, r)   # validated; remedies are not enforced
         return _CRule(kind, subject, label, r.uid, frozenset(a.iri for a in actions), target, assignee,
                       self.nodes(r.constraints, f"{subject}.constraint"), refinements, duties)
@@ -388,10 +473,7 @@ class _CDuty:
     within: timedelta | None
     by: datetime | None
     refinements: list[Runner]
-
-    @property
-    def precondition(self) -> bool:
-        return self.within is None and self.by is None
+    precondition: bool = False   # no deadline: must be fulfilled before a transfer-scope use
 
 
 @dataclass(slots=True)
@@ -410,11 +492,27 @@ class _CRule:
 
 @dataclass(slots=True)
 class CompiledPolicy:
-    policy: Policy
+    # A weak reference: the compiled form is cached on the policy, and a strong one would make
+    # every parsed policy a reference cycle that only the cyclic garbage collector can free.
+    policy_ref: Callable[[], Policy | None]
     conflict: str
     permissions: list[_CRule]
     prohibitions: list[_CRule]
     obligations: list[_CDuty]
+    registry: OperandRegistry | None = None
+
+    @property
+    def policy(self) -> Policy | None:
+        return self.policy_ref()
+
+
+def _cache_of(policy: Policy) -> dict[Any, Any]:
+    """The compiled-form cache on ``policy`` (read from the private slot: attribute access on a
+    pydantic private attribute goes through ``BaseModel.__getattr__``, which costs a microsecond)."""
+    try:
+        return policy.__pydantic_private__["_compiled"]  # type: ignore[index]
+    except (TypeError, KeyError):
+        return policy._compiled
 
 
 def compile_policy(policy: Policy, *, registry: OperandRegistry | None = None,
@@ -423,21 +521,23 @@ def compile_policy(policy: Policy, *, registry: OperandRegistry | None = None,
 
     ``scope`` is accepted for symmetry with evaluate; compiled policies serve every scope.
     """
-    registry = registry or default_registry()
+    registry = registry or _default()
     key = (id(registry), registry.generation)
-    cached = policy._compiled.get(key)
-    if cached is not None:
+    cache = _cache_of(policy)
+    cached = cache.get(key)
+    if cached is not None and cached.registry is registry:
         return cached
     comp = _Compiler(registry)
     for j, a in enumerate(policy.actions):
         comp.nodes(a.refinements, f"policy.action[{j}].refinement")
     compiled = CompiledPolicy(
-        policy, policy.conflict or "invalid",
+        weakref.ref(policy), policy.conflict or "invalid",
         [comp.rule("permission", i, r, policy) for i, r in enumerate(policy.permissions)],
         [comp.rule("prohibition", i, r, policy) for i, r in enumerate(policy.prohibitions)],
         [comp.duty(d, f"obligation[{i}]", policy, None) for i, d in enumerate(policy.obligations)],
     )
-    policy._compiled[key] = compiled
+    compiled.registry = registry
+    cache[key] = compiled
     return compiled
 
 
@@ -461,10 +561,7 @@ def _matches(rule_value: str | None, asked: str | None, facts: Facts) -> bool:
     return rule_value in facts.part_of.get(asked, ())
 
 
-def _duty_state(d: _CDuty, facts: Facts) -> str | None:
-    states = facts.duty_states
-    if not states:
-        return None
+def _duty_state(d: _CDuty, states: Any) -> str | None:
     return states.get(d.uid or "") or states.get(d.action) or states.get(d.label.removeprefix("odrl:"))
 
 
@@ -480,8 +577,6 @@ def _run_all(runners: list[Runner], req: Request, facts: Facts, scope: str, trac
 
 
 def _duty_applies(d: _CDuty, req: Request, facts: Facts, scope: str, trace: Trace) -> bool:
-    if not d.conditions:
-        return True
     return _run_all(d.conditions, req, facts, scope, trace, [])
 
 
@@ -498,13 +593,19 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
     """Decide whether ``request`` is permitted under ``policy`` given ``facts`` in ``scope``."""
     if scope not in SCOPES:
         raise PolicyError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
-    cp = compile_policy(policy, registry=registry)
+    reg = registry or _default()
+    cp = _cache_of(policy).get((id(reg), reg.generation))
+    if cp is None or cp.registry is not reg:
+        cp = compile_policy(policy, registry=reg)
     trace: Trace = []
-    duties: list[ApplicableDuty] = []
+    pending: list[tuple[_CDuty, str | None]] = []
     reasons: list[str] = []
     asked = _ancestors(request.action)
+    asked_target = request.target
     party = request.party or facts.party_id
     enforce_pre = scope == "transfer"
+    part_of = facts.part_of
+    states = facts.duty_states
 
     granted = False
     applicable = 0
@@ -512,7 +613,9 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
         if rule.actions.isdisjoint(asked):
             trace.append((rule.subject, rule.label, "not-applicable", f"does not cover {_short(request.action)}"))
             continue
-        if not _matches(rule.target, request.target, facts):
+        t = rule.target
+        if t is not None and asked_target is not None and t != asked_target \
+                and t not in part_of.get(asked_target, ()):
             trace.append((rule.subject, rule.label, "not-applicable", f"target is not {request.target}"))
             continue
         if rule.assignee is not None and (party is None or not _matches(rule.assignee, party, facts)):
@@ -521,17 +624,22 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
             continue
         applicable += 1
         local: list[str] = []
-        ok = _run_all(rule.constraints, request, facts, scope, trace, local)
+        ok = True
+        for r in rule.constraints:
+            why = r(request, facts, scope, trace)
+            if why is not None:
+                ok = False
+                local.append(why)
         if rule.refinements:
             for a in rule.actions & asked:
                 if a in rule.refinements:
                     ok = _run_all(rule.refinements[a], request, facts, scope, trace, local) and ok
-        rule_duties: list[ApplicableDuty] = []
+        rule_duties: list[tuple[_CDuty, str | None]] = []
         for d in rule.duties:
-            if not _duty_applies(d, request, facts, scope, trace):
+            if d.conditions and not _duty_applies(d, request, facts, scope, trace):
                 trace.append((d.subject, d.label, "inactive", "its conditions do not hold"))
                 continue
-            state = _duty_state(d, facts)
+            state = _duty_state(d, states) if states else None
             if state == "violated":
                 ok = False
                 local.append(f"duty {d.label} ({d.subject}) was violated")
@@ -543,12 +651,16 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
                              f"{_short(request.action)}; its state is {state or 'not set'}")
                 trace.append((d.subject, d.label, "pending", local[-1]))
                 continue
-            trace.append((d.subject, d.label, state or "active", "fulfilled" if state == "fulfilled" else "applies"))
-            if state != "fulfilled":
-                rule_duties.append(_make_duty(d, facts, state))
+            if state is None:
+                trace.append((d.subject, d.label, "active", "applies"))
+                rule_duties.append((d, None))
+            else:
+                trace.append((d.subject, d.label, state, "fulfilled" if state == "fulfilled" else "applies"))
+                if state != "fulfilled":
+                    rule_duties.append((d, state))
         if ok:
             granted = True
-            duties.extend(rule_duties)
+            pending.extend(rule_duties)
             trace.append((rule.subject, rule.label, "active", "all constraints and duties allow it"))
         else:
             reasons.extend(f"{rule.subject} ({rule.label}): {r}" for r in local)
@@ -557,7 +669,7 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
     prohibited = False
     for rule in cp.prohibitions:
         # A prohibition applies when the requested action is (included in) the prohibited one.
-        if rule.actions.isdisjoint(asked) or not _matches(rule.target, request.target, facts):
+        if rule.actions.isdisjoint(asked) or not _matches(rule.target, asked_target, facts):
             trace.append((rule.subject, rule.label, "not-applicable", f"does not cover {_short(request.action)}"))
             continue
         if rule.assignee is not None and party is not None and not _matches(rule.assignee, party, facts):
@@ -577,10 +689,10 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
 
     obligation_violated = False
     for d in cp.obligations:
-        if not _duty_applies(d, request, facts, scope, trace):
+        if d.conditions and not _duty_applies(d, request, facts, scope, trace):
             trace.append((d.subject, d.label, "inactive", "its conditions do not hold"))
             continue
-        state = _duty_state(d, facts)
+        state = _duty_state(d, states) if states else None
         if state == "violated":
             obligation_violated = True
             reasons.append(f"obligation {d.label} ({d.subject}) was violated")
@@ -588,7 +700,7 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
         else:
             trace.append((d.subject, d.label, state or "active", "applies"))
             if state != "fulfilled":
-                duties.append(_make_duty(d, facts, state))
+                pending.append((d, state))
 
     permitted = granted and not obligation_violated
     if prohibited:
@@ -606,7 +718,5 @@ def evaluate(policy: Policy, request: Request, facts: Facts, *, scope: Scope,
                        + (f" on {request.target}" if request.target else "")
                        + (f" for {party}" if party else ""))
     if permitted:
-        reasons = []
-    else:
-        duties = []
-    return Decision(permitted, scope, trace, duties, reasons)
+        return Decision._lazy(True, scope, trace, facts, pending, [])
+    return Decision._lazy(False, scope, trace, facts, [], reasons)

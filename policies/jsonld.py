@@ -241,6 +241,17 @@ _ODRL_KEYS = frozenset(("permission", "prohibition", "obligation", "duty", "reme
                         "profile", "inheritFrom", "unit", "dataType", "rightOperandReference", "uid",
                         "action", "leftOperand", "operator", "conflict", "rightOperand", "status"))
 _KNOWN_ODRL = _NODE_LISTS | _IRI_PROPS | _VOCAB_PROPS | _VALUE_PROPS | {ODRL + "status"}
+
+
+def _expand_key(ctx: _Context, key: str) -> str:
+    """A node key as a property IRI (or keyword alias)."""
+    iri_ = _expand_iri(ctx, key, vocab=True)
+    if ":" not in iri_ and iri_ in _ODRL_KEYS:
+        # DSP compact documents may use ODRL property names the DSP context lacks.
+        iri_ = ODRL + iri_
+    return iri_
+
+
 _POLICY_TYPES = {ODRL + "Set": "Set", ODRL + "Offer": "Offer", ODRL + "Agreement": "Agreement",
                  ODRL + "Policy": "Set"}
 
@@ -267,7 +278,7 @@ class _Reader:
             raise PolicySyntaxError(f"expected a JSON object, got {type(raw).__name__}", path=path)
         if "@context" in raw:
             ctx = _process_context(ctx, raw["@context"])
-        if set(raw) <= {"@id", "@context"} and "@id" in raw:
+        if set(raw) <= {"@id", "@context"} and isinstance(raw.get("@id"), str):
             ref = _expand_iri(ctx, raw["@id"], vocab=False)
             target = self.index.get(ref)
             if target is not None and target is not raw:
@@ -293,10 +304,7 @@ class _Reader:
                 elif key in ("@list", "@set", "@value", "@language", "@graph", "@reverse", "@nest", "@included"):
                     raise PolicySyntaxError(f"unexpected {key} on a policy node", path=path)
                 continue
-            iri_ = _expand_iri(ctx, key, vocab=True)
-            if ":" not in iri_ and iri_ in _ODRL_KEYS:
-                # DSP compact documents may use ODRL property names the DSP context lacks.
-                iri_ = ODRL + iri_
+            iri_ = _expand_key(ctx, key)
             if iri_ in ("@type",):
                 types = [_expand_iri(ctx, t, vocab=True) for t in _as_list(value) if isinstance(t, str)]
                 continue
@@ -576,12 +584,25 @@ def _detect_form(doc: Any) -> Form:
 
 
 def parse_policy(doc: dict[str, Any] | list[Any] | str | bytes, *, form: Form = "auto",
-                 registry: Any = None, limits: Limits = DEFAULT_LIMITS) -> Policy:
+                 registry: Any = None, limits: Limits = DEFAULT_LIMITS, fast: bool = True) -> Policy:
     """Read a policy in any accepted form and validate it against the operand registry.
 
     Raises a PolicyError subclass whose ``reason`` names the offending part; an unknown
     leftOperand, operator or malformed value is an error, never silently satisfied.
+
+    DSP and EDC documents go through ``policies.fastpath`` first, which reads the everyday shapes
+    directly and hands anything else to the general reader; ``fast=False`` skips it (the tests
+    compare both).
     """
+    policy = _read_policy(doc, form, limits, fast)
+    # Compiling validates every operand, operator and value (and caches the result for evaluate).
+    from .engine import compile_policy
+    compile_policy(policy, registry=registry)
+    return policy
+
+
+def _read_policy(doc: Any, form: str, limits: Limits, fast: bool) -> Policy:
+    """The policy model in ``doc`` (not yet checked against an operand registry)."""
     if isinstance(doc, (str, bytes)):
         size = len(doc.encode("utf-8") if isinstance(doc, str) else doc)
         if size > limits.max_bytes:
@@ -613,19 +634,16 @@ def parse_policy(doc: dict[str, Any] | list[Any] | str | bytes, *, form: Form = 
         ctx = _EMPTY
         if isinstance(doc, dict) and "@context" in doc:
             ctx = _process_context(_EMPTY, doc["@context"])
-    elif form == "dsp":
-        ctx = _process_context(_EMPTY, DSP_ODRL_PROFILE)
     else:
-        ctx = _process_context(_EMPTY, [ODRL_CONTEXT, {"@vocab": EDC}])
+        ctx = _fastpath.base_context(form)
     if not isinstance(root, dict):
         raise PolicySyntaxError(f"a policy must be a JSON object, got {type(root).__name__}")
-    try:
-        policy = _Reader(limits, index).policy(root, ctx)
-    except RecursionError:
-        raise PolicyLimitError("policy nested too deeply") from None
-    # Compiling validates every operand, operator and value (and caches the result for evaluate).
-    from .engine import compile_policy
-    compile_policy(policy, registry=registry)
+    policy = _fastpath.read_fast(root, form, limits) if fast and form != "expanded" else None
+    if policy is None:
+        try:
+            policy = _Reader(limits, index).policy(root, ctx)
+        except RecursionError:
+            raise PolicyLimitError("policy nested too deeply") from None
     return policy
 
 
@@ -821,3 +839,6 @@ __all__ = [
     "Form", "PINNED_CONTEXTS", "load_pinned_context", "parse_policy", "pinned_document_loader",
     "to_dsp", "to_edc", "to_expanded", "iter_operands", "PolicyError", "UnknownOperandError",
 ]
+
+
+from . import fastpath as _fastpath  # noqa: E402  (it builds on this module)

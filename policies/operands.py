@@ -95,7 +95,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _nfc(s: str) -> str:
-    return unicodedata.normalize("NFC", s).strip()
+    # ASCII text is already in NFC; skipping the normaliser keeps the per-decision resolvers cheap.
+    return s.strip() if s.isascii() else unicodedata.normalize("NFC", s).strip()
 
 
 def _country(s: str) -> str:
@@ -177,6 +178,9 @@ class OperandDef:
         return ops
 
 
+_ALLOWED: dict[int, tuple["OperandDef", frozenset[str]]] = {}   # operand definition -> its operators
+
+
 @dataclass
 class OperandRegistry:
     """leftOperand IRI -> definition. ``copy()`` before extending a shared registry."""
@@ -203,11 +207,12 @@ class OperandRegistry:
     def right_values(self, defn: OperandDef, c: Constraint, path: str) -> tuple[Any, ...]:
         """The constraint's rightOperand read as the operand's kind (and validated)."""
         out = []
+        parse, validate = defn.kind.parse, defn.validate
         for v in c.right_operand:
             try:
-                parsed = defn.kind.parse(_lexical(v))
-                if defn.validate is not None:
-                    parsed = defn.validate(parsed)
+                parsed = parse(v.id if type(v) is IRIValue else v.value)
+                if validate is not None:
+                    parsed = validate(parsed)
             except ValueError as exc:
                 raise InvalidOperandValueError(
                     f"rightOperand of {defn.label}: {exc}", path=path) from None
@@ -224,7 +229,12 @@ class OperandRegistry:
             raise UnknownOperandError(
                 f"leftOperand {compact_iri(c.left_operand)} is not defined by any loaded profile; "
                 "refusing to treat it as satisfied", path=path)
-        if c.operator not in defn.allowed_operators:
+        allowed = _ALLOWED.get(id(defn))
+        if allowed is None or allowed[0] is not defn:
+            if len(_ALLOWED) > 4096:
+                _ALLOWED.clear()
+            allowed = _ALLOWED[id(defn)] = (defn, defn.allowed_operators)
+        if c.operator not in allowed[1]:
             raise UnsupportedOperatorError(
                 f"operator {c.operator} cannot be used with {defn.label} (allowed: "
                 f"{', '.join(sorted(defn.allowed_operators))})", path=path)
