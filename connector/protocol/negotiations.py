@@ -86,8 +86,8 @@ class NegotiationManager:
 
     async def _enqueue(self, tx: Store, rec: Negotiation, message: DspMessage, path: str) -> None:
         envelope = Envelope(KIND, rec.counter_party_id, message.to_dict(), path)
-        await tx.outbox.enqueue(OutboxMessage(id=new_pid(), process_id=rec.id,
-                                              target_url=rec.counter_party_address, payload=envelope.to_json()))
+        await self.outbox.enqueue(tx, OutboxMessage(id=new_pid(), process_id=rec.id,
+                                                    target_url=rec.counter_party_address, payload=envelope.to_json()))
 
     def _peer_path(self, rec: Negotiation, suffix: str) -> str:
         """Where the peer takes a message about this negotiation (pids filled in at send time)."""
@@ -102,8 +102,7 @@ class NegotiationManager:
         return new
 
     def _committed(self, before: str, rec: Negotiation) -> None:
-        """After a commit: wake the sender, tell subscribers about a state change."""
-        self.outbox.kick()
+        """After a commit: tell subscribers about a state change."""
         if before != rec.state:
             self._on_transition(KIND, rec.state)
             self.events.negotiation_changed(rec)
@@ -112,12 +111,14 @@ class NegotiationManager:
         """Run ``work`` in a transaction, retried when a replica updated the row first."""
         for attempt in range(_CAS_RETRIES):
             try:
-                async with self.store.transaction() as tx:
-                    rec, before, result = await work(tx)
+                with self.outbox.collecting() as queued:
+                    async with self.store.transaction() as tx:
+                        rec, before, result = await work(tx)
             except ConcurrentUpdate:
                 if attempt == _CAS_RETRIES - 1:
                     raise ProtocolError(409, "Conflict", "the negotiation changed concurrently; retry") from None
                 continue
+            self.outbox.dispatch(queued)  # send what we queued, now that it is committed
             if rec is not None:
                 self._committed(before, rec)
             return result
@@ -358,9 +359,11 @@ class NegotiationManager:
             event = ContractNegotiationEventMessage(consumer_pid=rec.consumer_pid or "",
                                                     provider_pid=rec.provider_pid or "", event_type="FINALIZED")
             final = await self._send(tx, rec, event, self._peer_path(rec, "/events"))
+            rec = await tx.negotiations.update(replace(rec, state=final.value))
+            # Last in the transaction: on PostgreSQL the audit chain's lock is held until commit.
             await tx.audit.append("contract.finalized", {"negotiationId": rec.id, "role": rec.role,
                                                          "agreementId": rec.agreement_id})
-            return await tx.negotiations.update(replace(rec, state=final.value))
+            return rec
 
         return await self._receive(caller, provider_pid, Role.PROVIDER, msg, step)
 
@@ -448,21 +451,18 @@ class NegotiationManager:
                 message = {k: (value if v == placeholder else v) for k, v in message.items()}
         return row.target_url.rstrip("/") + path, message
 
-    async def delivered(self, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+    async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+        """The provider's ACK to our request names its providerPid: remember it (in the
+        transaction that marks the request sent; a CAS conflict retries that transaction)."""
         if envelope.message.get("@type") != "ContractRequestMessage" or not isinstance(response.body, dict):
             return
         provider_pid = response.body.get("providerPid")
         if not isinstance(provider_pid, str):
             return
-        for _ in range(_CAS_RETRIES):
-            rec = await self.store.negotiations.get(row.process_id)
-            if rec is None or rec.provider_pid:
-                return
-            try:
-                await self.store.negotiations.update(replace(rec, provider_pid=provider_pid))
-                return
-            except ConcurrentUpdate:
-                continue
+        rec = await tx.negotiations.get(row.process_id)
+        if rec is None or rec.provider_pid:
+            return
+        await tx.negotiations.update(replace(rec, provider_pid=provider_pid))
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         reasons = "; ".join(error.peer_reasons())

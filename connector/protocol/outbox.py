@@ -3,23 +3,30 @@ peer is down, and after a restart from whatever a crash left behind.
 
 Messages are written by the process managers in the same transaction as the state change
 that caused them (`connector.store` outbox), so nothing is lost between "decided" and
-"sent". This sender is woken by `kick()` right after such a commit — no polling in the
-critical path — and otherwise by a timer set for the next retry. Leases on the rows keep two
-replicas from sending the same message; per-process ordering comes from the store, which
-only hands out the head of each process's queue.
+"sent". A message that heads its process's queue is written already leased to this replica
+(`OutboxSender.enqueue`), and `dispatch()` — called right after the commit — sends it from a
+task at once: no scan, no polling, no second write to claim it. After the peer's ACK, one
+transaction records what the ACK taught us (`DeliveryHooks.delivered`) and marks the message
+sent; then the next queued message of the same process, if any, is claimed by process id
+(`claim_head`) and sent. Scans (`drain`) are only for start-up, retry timers and the recovery
+sweep (rows a crashed replica left behind). Leases on the rows keep two replicas from sending
+the same message; per-process ordering comes from the store, which only hands out the head of
+each process's queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..logs import bound
-from ..store import OutboxMessage, Store, utcnow
+from ..store import ConcurrentUpdate, OutboxMessage, Store, utcnow
 from ..store.outbox import backoff_delay
 from .client import DspClient, PeerError, PeerResponse
 
@@ -28,6 +35,11 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 20.0
 BATCH = 64
 MAX_ATTEMPTS = 14  # ~ 0.5 s doubling to a 30 s cap: about 4 minutes of retries
+
+
+#: Rows queued by the transaction running in this task, for `dispatch` after its commit.
+_queued: ContextVar[list[OutboxMessage] | None] = ContextVar("kakehashi_outbox_queued", default=None)
+_FINISH_RETRIES = 5
 
 
 def retry_delay(attempts: int) -> float:
@@ -55,8 +67,9 @@ class DeliveryHooks(Protocol):
     async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
         """Final URL and message (pids filled in from the current process), or None to drop it."""
 
-    async def delivered(self, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
-        """The peer accepted the message (e.g. learn its providerPid from the ACK)."""
+    async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+        """The peer accepted the message (e.g. learn its providerPid from the ACK); runs in the
+        transaction that marks the message sent."""
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         """The peer refused the message for good, or retries ran out."""
@@ -77,8 +90,63 @@ class OutboxSender:
         self._stopping = False
 
     def kick(self) -> None:
-        """Something was queued or became sendable: look for due messages now."""
+        """Scan for due messages now (start-up, retries, recovery; not the normal path)."""
         self._wake.set()
+
+    # ------------------------------------------------------------------ the event-driven path
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[OutboxMessage]]:
+        """Collect the rows `enqueue` writes in this task, to `dispatch` them after commit."""
+        rows: list[OutboxMessage] = []
+        token = _queued.set(rows)
+        try:
+            yield rows
+        finally:
+            _queued.reset(token)
+
+    async def enqueue(self, tx: Store, message: OutboxMessage) -> OutboxMessage:
+        """Queue ``message`` inside ``tx``, leased to us when it heads its process's queue."""
+        row = await tx.outbox.enqueue(message, claim_for=self.owner, lease_seconds=LEASE_SECONDS)
+        rows = _queued.get()
+        if rows is not None:
+            rows.append(row)
+        return row
+
+    def dispatch(self, rows: list[OutboxMessage]) -> None:
+        """After the commit that queued ``rows``: send the ones leased to us now; for the
+        others, try to claim their process's head (the message before them may have been
+        marked sent while we were committing)."""
+        if self._stopping:
+            return
+        follow: dict[str, None] = {}
+        for row in rows:
+            if row.lease_owner == self.owner:
+                self._spawn(self._deliver(row))
+            else:
+                follow[row.process_id] = None
+        for process_id in follow:
+            self._spawn(self._follow(process_id))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _follow(self, process_id: str) -> None:
+        """Send the next queued messages of one process, one after the other."""
+        try:
+            while not self._stopping:
+                row = await self.store.outbox.claim_head(process_id, self.owner, LEASE_SECONDS)
+                if row is None:
+                    return
+                if not await self._deliver(row, follow=False):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sending the next message of %s failed; the scan will retry", process_id)
+            self.wake_at(utcnow() + timedelta(seconds=1))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.owner}")
@@ -122,12 +190,12 @@ class OutboxSender:
             if not batch:
                 return started
             for row in batch:
-                task = asyncio.create_task(self._deliver(row))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+                self._spawn(self._deliver(row))
                 started += 1
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage, *, follow: bool = True) -> bool:
+        """Send one leased message; True if it was delivered. With ``follow``, go on with
+        the process's next queued message afterwards."""
         envelope = Envelope.from_json(row.payload)
         hooks = self.hooks[envelope.process_kind]
         with bound(processId=row.process_id, messageType=envelope.message.get("@type")):
@@ -135,25 +203,41 @@ class OutboxSender:
                 rendered = await hooks.render(row, envelope)
                 if rendered is None:
                     await self.store.outbox.cancel_for_process(row.process_id, "process no longer needs it")
-                    return
+                    return False
                 url, message = rendered
                 response = await self.client.post(url, envelope.audience, message)
             except PeerError as exc:
                 await self._failed(row, envelope, hooks, exc)
-                return
+                return False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.exception("sending outbox message %s failed", row.id)
                 await self._failed(row, envelope, hooks, PeerError(f"local error: {exc}", retryable=True))
-                return
-            # Let the process learn from the ACK before its next message may go out.
+                return False
+            await self._finish(row, envelope, hooks, response)
+            self._on_outcome("sent")
+        if follow:
+            await self._follow(row.process_id)
+        return True
+
+    async def _finish(self, row: OutboxMessage, envelope: Envelope, hooks: DeliveryHooks,
+                      response: PeerResponse) -> None:
+        """One transaction: learn from the ACK, mark the message sent. The process learns
+        before its next message may go out (that one waits until this one is SENT)."""
+        for attempt in range(_FINISH_RETRIES):
             try:
-                await hooks.delivered(row, envelope, response)
-            finally:
-                await self.store.outbox.mark_sent(row.id, self.owner)
-                self._on_outcome("sent")
-                self.kick()
+                async with self.store.transaction() as tx:
+                    try:
+                        await hooks.delivered(tx, row, envelope, response)
+                    except ConcurrentUpdate:
+                        if attempt < _FINISH_RETRIES - 1:
+                            raise
+                        log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
+                    await tx.outbox.mark_sent(row.id, self.owner)
+                return
+            except ConcurrentUpdate:
+                continue
 
     async def _failed(self, row: OutboxMessage, envelope: Envelope, hooks: DeliveryHooks, exc: PeerError) -> None:
         if exc.retryable:

@@ -67,8 +67,8 @@ class TransferManager:
 
     async def _enqueue(self, tx: Store, rec: Transfer, message: DspMessage, path: str) -> None:
         envelope = Envelope(KIND, rec.counter_party_id, message.to_dict(), path)
-        await tx.outbox.enqueue(OutboxMessage(id=new_pid(), process_id=rec.id,
-                                              target_url=rec.counter_party_address, payload=envelope.to_json()))
+        await self.outbox.enqueue(tx, OutboxMessage(id=new_pid(), process_id=rec.id,
+                                                    target_url=rec.counter_party_address, payload=envelope.to_json()))
 
     @staticmethod
     def _peer_path(rec: Transfer, suffix: str) -> str:
@@ -83,14 +83,15 @@ class TransferManager:
     async def _in_tx(self, work: Callable[[Store], Awaitable[tuple[Transfer | None, str, Any]]]) -> Any:
         for attempt in range(_CAS_RETRIES):
             try:
-                async with self.store.transaction() as tx:
-                    rec, before, result = await work(tx)
+                with self.outbox.collecting() as queued:
+                    async with self.store.transaction() as tx:
+                        rec, before, result = await work(tx)
             except ConcurrentUpdate:
                 if attempt == _CAS_RETRIES - 1:
                     raise ProtocolError(409, "Conflict", "the transfer changed concurrently; retry") from None
                 continue
+            self.outbox.dispatch(queued)  # send what we queued, now that it is committed
             if rec is not None:
-                self.outbox.kick()
                 if before != rec.state:
                     self._on_transition(KIND, rec.state)
                     self.events.transfer_changed(rec)
@@ -306,21 +307,17 @@ class TransferManager:
                 message = {k: (value if v == placeholder else v) for k, v in message.items()}
         return row.target_url.rstrip("/") + path, message
 
-    async def delivered(self, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+    async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
+        """Remember the providerPid the provider's ACK names (see NegotiationManager.delivered)."""
         if envelope.message.get("@type") != "TransferRequestMessage" or not isinstance(response.body, dict):
             return
         provider_pid = response.body.get("providerPid")
         if not isinstance(provider_pid, str):
             return
-        for _ in range(_CAS_RETRIES):
-            rec = await self.store.transfers.get(row.process_id)
-            if rec is None or rec.provider_pid:
-                return
-            try:
-                await self.store.transfers.update(replace(rec, provider_pid=provider_pid))
-                return
-            except ConcurrentUpdate:
-                continue
+        rec = await tx.transfers.get(row.process_id)
+        if rec is None or rec.provider_pid:
+            return
+        await tx.transfers.update(replace(rec, provider_pid=provider_pid))
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         detail = f"peer refused {envelope.message.get('@type')}: {'; '.join(error.peer_reasons())}"

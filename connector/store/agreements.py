@@ -8,7 +8,7 @@ from .errors import AlreadyExists
 from .leases import Db
 from .query import QuerySpec, apply_query, field_map
 from .records import Agreement
-from .rows import to_record, upsert_insert, values_of
+from .rows import by, insert_returning, select_by, to_record, values_of
 from .tables import agreements
 
 
@@ -21,16 +21,16 @@ class AgreementRepository:
 
     async def create(self, agreement: Agreement) -> Agreement:
         """Store an agreement; AlreadyExists if the id is taken (agreements are immutable)."""
-        stmt = upsert_insert(self._db.dialect, agreements).values(**values_of(agreement)).on_conflict_do_nothing()
+        stmt = insert_returning(self._db.dialect, agreements, ignore_conflict=True)
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt.returning(*agreements.c))).first()
+            row = (await conn.execute(stmt, values_of(agreement))).first()
         if row is None:
             raise AlreadyExists(self.kind, agreement.id)
         return to_record(Agreement, row)
 
     async def get(self, agreement_id: str) -> Agreement | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(agreements).where(agreements.c.id == agreement_id))).first()
+            row = (await conn.execute(select_by(agreements, "id"), by(id=agreement_id))).first()
         return to_record(Agreement, row) if row is not None else None
 
     async def for_negotiation(self, negotiation_id: str) -> Agreement | None:

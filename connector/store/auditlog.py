@@ -20,6 +20,8 @@ from .rows import to_record
 from .tables import audit_log
 
 ADVISORY_LOCK_KEY = 0x4B4B415544495431  # "KKAUDIT1"
+_INSERT = insert(audit_log)
+_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
 
 class AuditRepository:
@@ -33,14 +35,14 @@ class AuditRepository:
             if self._db.is_postgres:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
             last = (
-                await conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1))
+                await conn.execute(_LAST)
             ).first()
             seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
             entry = AuditEntry(
                 seq=seq, prev_hash=prev, hash=entry_hash(prev, seq, kind, payload, at), kind=kind,
                 payload=payload, at=at,
             )
-            await conn.execute(insert(audit_log).values(**_values(entry)))
+            await conn.execute(_INSERT, _values(entry))
         return entry
 
     async def head(self) -> AuditEntry | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -14,6 +16,15 @@ from .rows import to_record, upsert_insert, values_of
 from .tables import edrs
 
 
+@cache
+def _save(dialect: str) -> Any:
+    ins = upsert_insert(dialect, edrs)
+    return ins.on_conflict_do_update(
+        index_elements=[edrs.c.transfer_id],
+        set_={c.name: ins.excluded[c.name] for c in edrs.c if c.name not in ("transfer_id", "created_at")},
+    ).returning(*edrs.c)
+
+
 class EdrRepository:
     def __init__(self, db: Db, clock: Callable[[], datetime]) -> None:
         self._db = db
@@ -22,14 +33,8 @@ class EdrRepository:
 
     async def save(self, edr: Edr) -> Edr:
         """Insert or replace the EDR of a transfer (a resumed transfer gets a fresh token)."""
-        values = values_of(edr)
-        stmt = upsert_insert(self._db.dialect, edrs).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[edrs.c.transfer_id],
-            set_={k: v for k, v in values.items() if k not in ("transfer_id", "created_at")},
-        ).returning(*edrs.c)
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt)).one()
+            row = (await conn.execute(_save(self._db.dialect), values_of(edr))).one()
         return to_record(Edr, row)
 
     async def get(self, transfer_id: str) -> Edr | None:

@@ -73,7 +73,7 @@ class Store:
 
 
 async def open_store(url: str = DEFAULT_URL, *, clock: Callable[[], datetime] = utcnow, migrate: bool = True,
-                     pool_size: int = 10) -> Store:
+                     pool_size: int = 20) -> Store:
     """Open (and by default migrate) the store at ``url``.
 
     ``sqlite+aiosqlite:///path.db`` is the embedded default; ``postgresql+asyncpg://...`` lets

@@ -22,11 +22,11 @@ from .engine import BoundDatabase, Database
 Db = Database | BoundDatabase
 
 
-def lease_free(table: Table, now: datetime) -> ColumnElement[bool]:
+def lease_free(table: Table, now: Any) -> ColumnElement[bool]:
     return or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at <= now)
 
 
-def _check(owner: str, lease_seconds: float) -> None:
+def check(owner: str, lease_seconds: float) -> None:
     if not owner:
         raise ValueError("lease owner must be a non-empty replica id")
     if lease_seconds <= 0:
@@ -46,7 +46,7 @@ async def lease_due(
     now: datetime,
 ) -> list[Row[Any]]:
     """Claim up to ``limit`` unleased rows matching ``due`` for ``owner``; returns them."""
-    _check(owner, lease_seconds)
+    check(owner, lease_seconds)
     if limit <= 0:
         return []
     candidates = (
@@ -81,7 +81,7 @@ async def claim(
     extra: Sequence[ColumnElement[bool]] = (),
 ) -> Row[Any] | None:
     """Lease one row if it is free, expired or already ours (renewal); None if someone holds it."""
-    _check(owner, lease_seconds)
+    check(owner, lease_seconds)
     stmt = (
         update(table)
         .where(key == value, or_(lease_free(table, now), table.c.lease_owner == owner), *extra)

@@ -3,6 +3,12 @@ sent by whichever replica leases them, retried with backoff, kept across restart
 
 Messages of one process are delivered in order: a message is only due once every earlier
 PENDING message of the same process has been sent or given up on.
+
+The event-driven path never scans: ``enqueue(..., claim_for=owner)`` writes the message
+already leased to the replica that will send it (in the transaction that decided it, so
+it costs no extra write), unless an earlier message of the process is still pending; after
+``mark_sent`` the sender asks ``claim_head`` for the next message of that one process.
+``lease_due`` (a scan) is for start-up, retries and rows a dead replica left behind.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, select, update
+from functools import cache
+
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 
 from . import leases
 from .errors import AlreadyExists
 from .leases import Db
 from .records import OutboxMessage
-from .rows import to_record, upsert_insert, values_of
+from .rows import insert_returning, to_record, values_of
 from .tables import outbox
 
 PENDING, SENT, DEAD = "PENDING", "SENT", "DEAD"
@@ -31,17 +39,60 @@ def backoff_delay(attempts: int, *, base: float = 0.5, cap: float = 60.0, jitter
     return delay * (1 + random.uniform(-jitter, jitter))
 
 
+@cache
+def _head_of_process() -> object:
+    """The first PENDING message of one process (only it may be sent)."""
+    return (select(outbox.c.seq).where(outbox.c.process_id == bindparam("k_process_id"), outbox.c.status == PENDING)
+            .order_by(outbox.c.seq).limit(1))
+
+
+@cache
+def _mark_sent() -> object:
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("k_id"), outbox.c.lease_owner == bindparam("k_owner"),
+               outbox.c.status == PENDING)
+        .values(status=SENT, attempts=outbox.c.attempts + 1, lease_owner=None, lease_expires_at=None,
+                last_error=None)
+    )
+
+
+@cache
+def _claim_head() -> object:
+    head = select(func.min(outbox.c.seq)).where(outbox.c.process_id == bindparam("k_process_id"),
+                                                 outbox.c.status == PENDING).scalar_subquery()
+    return (
+        update(outbox)
+        # Only a free (or expired) lease: a head leased to us is being sent by another task
+        # of ours right now, and claiming it again would send it twice.
+        .where(outbox.c.seq == head, outbox.c.status == PENDING, outbox.c.next_attempt_at <= bindparam("k_now"),
+               leases.lease_free(outbox, bindparam("k_now")))
+        .values(lease_owner=bindparam("k_owner"), lease_expires_at=bindparam("k_until"))
+        .returning(*outbox.c)
+    )
+
+
 class OutboxRepository:
     def __init__(self, db: Db, clock: Callable[[], datetime]) -> None:
         self._db = db
         self._clock = clock
 
-    async def enqueue(self, message: OutboxMessage) -> OutboxMessage:
+    async def enqueue(self, message: OutboxMessage, *, claim_for: str | None = None,
+                      lease_seconds: float = 20.0) -> OutboxMessage:
+        """Queue ``message``. With ``claim_for``, the row is written already leased to that
+        replica when it heads its process's queue (the caller sends it right after commit);
+        otherwise it waits for the messages before it (see ``claim_head``)."""
         values = values_of(message, exclude=("seq",))
         values.update(status=PENDING, lease_owner=None, lease_expires_at=None)
-        stmt = upsert_insert(self._db.dialect, outbox).values(**values).on_conflict_do_nothing()
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt.returning(*outbox.c))).first()
+            if claim_for and message.next_attempt_at <= self._clock():
+                earlier = (await conn.execute(_head_of_process(), {"k_process_id": message.process_id})).first()
+                if earlier is None:
+                    leases.check(claim_for, lease_seconds)
+                    values.update(lease_owner=claim_for,
+                                  lease_expires_at=self._clock() + timedelta(seconds=lease_seconds))
+            stmt = insert_returning(self._db.dialect, outbox, ignore_conflict=True)
+            row = (await conn.execute(stmt, values)).first()
         if row is None:
             raise AlreadyExists("outbox message", message.id)
         return to_record(OutboxMessage, row)
@@ -79,6 +130,17 @@ class OutboxRepository:
         )
         return to_record(OutboxMessage, row) if row is not None else None
 
+    async def claim_head(self, process_id: str, owner: str, lease_seconds: float) -> OutboxMessage | None:
+        """Lease the first pending message of ``process_id`` if it is due and nobody holds it;
+        None when the process has nothing to send or its head is already being sent."""
+        leases.check(owner, lease_seconds)
+        now = self._clock()
+        params = {"k_process_id": process_id, "k_owner": owner, "k_now": now,
+                  "k_until": now + timedelta(seconds=lease_seconds)}
+        async with self._db.write() as conn:
+            row = (await conn.execute(_claim_head(), params)).first()
+        return to_record(OutboxMessage, row) if row is not None else None
+
     async def release(self, message_id: str, owner: str) -> bool:
         return await leases.release(self._db, outbox, outbox.c.id, message_id, owner=owner)
 
@@ -87,14 +149,8 @@ class OutboxRepository:
 
     async def mark_sent(self, message_id: str, owner: str) -> bool:
         """Record delivery; False if ``owner`` lost the lease meanwhile (the peer dedupes)."""
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == message_id, outbox.c.lease_owner == owner, outbox.c.status == PENDING)
-            .values(status=SENT, attempts=outbox.c.attempts + 1, lease_owner=None, lease_expires_at=None,
-                    last_error=None)
-        )
         async with self._db.write() as conn:
-            return (await conn.execute(stmt)).rowcount == 1
+            return (await conn.execute(_mark_sent(), {"k_id": message_id, "k_owner": owner})).rowcount == 1
 
     async def mark_failed(
         self, message_id: str, owner: str, error: str, *, max_attempts: int = 12,

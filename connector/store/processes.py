@@ -6,20 +6,29 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, select, update
+from functools import cache
+
+from sqlalchemy import Table, bindparam, select, update
 
 from . import leases
 from .errors import AlreadyExists, ConcurrentUpdate, NotFound
 from .leases import Db
 from .query import QuerySpec, apply_query, field_map
 from .records import Negotiation, Transfer
-from .rows import to_record, upsert_insert, values_of
+from .rows import by, insert_returning, select_by, to_record, values_of
 from .tables import negotiations, transfers
 
 P = TypeVar("P", Negotiation, Transfer)
 
 #: Columns that ``update`` never writes: identity, CAS version and the lease (lease methods own it).
 _NOT_UPDATED = ("id", "role", "version", "lease_owner", "lease_expires_at", "created_at", "updated_at")
+
+
+@cache
+def _cas_update(table: Table) -> object:
+    """``UPDATE ... SET <params> WHERE id = :k_id AND version = :k_version RETURNING *``."""
+    return (update(table).where(table.c.id == bindparam("k_id"), table.c.version == bindparam("k_version"))
+            .returning(*table.c))
 
 
 class ProcessRepository(Generic[P]):
@@ -73,15 +82,14 @@ class ProcessRepository(Generic[P]):
         values = values_of(record)
         now = self._clock()
         values.update(version=0, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now)
-        stmt = upsert_insert(self._db.dialect, self._t).values(**values).on_conflict_do_nothing()
+        stmt = insert_returning(self._db.dialect, self._t, ignore_conflict=True)
         async with self._db.write() as conn:
-            result = await conn.execute(stmt.returning(*self._t.c))
-            row = result.first()
+            row = (await conn.execute(stmt, values)).first()
         return (self._rec(row), True) if row is not None else (record, False)
 
     async def get(self, process_id: str) -> P | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(self._t).where(self._t.c.id == process_id))).first()
+            row = (await conn.execute(select_by(self._t, "id"), by(id=process_id))).first()
         return self._rec(row) if row is not None else None
 
     async def require(self, process_id: str) -> P:
@@ -96,13 +104,13 @@ class ProcessRepository(Generic[P]):
         """Look a process up by the protocol ids a message carries (either or both)."""
         if consumer_pid is None and provider_pid is None:
             raise ValueError("give consumer_pid or provider_pid")
-        stmt = select(self._t).where(self._t.c.role == role)
+        keys = {"role": role}
         if consumer_pid is not None:
-            stmt = stmt.where(self._t.c.consumer_pid == consumer_pid)
+            keys["consumer_pid"] = consumer_pid
         if provider_pid is not None:
-            stmt = stmt.where(self._t.c.provider_pid == provider_pid)
+            keys["provider_pid"] = provider_pid
         async with self._db.read() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(select_by(self._t, *keys), by(**keys))).first()
         return self._rec(row) if row is not None else None
 
     async def update(self, record: P, *, release_lease: bool = False) -> P:
@@ -116,14 +124,9 @@ class ProcessRepository(Generic[P]):
         values.update(version=record.version + 1, updated_at=self._clock())
         if release_lease:
             values.update(lease_owner=None, lease_expires_at=None)
-        stmt = (
-            update(self._t)
-            .where(self._t.c.id == record.id, self._t.c.version == record.version)
-            .values(**values)
-            .returning(*self._t.c)
-        )
+        values.update(by(id=record.id, version=record.version))
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(_cas_update(self._t), values)).first()
             if row is None:
                 actual = (
                     await conn.execute(select(self._t.c.version).where(self._t.c.id == record.id))

@@ -109,8 +109,22 @@ def _camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
+_FIELD_MAPS: dict[tuple[Table, tuple[tuple[str, str], ...]], dict[str, ColumnElement[Any]]] = {}
+
+
 def field_map(table: Table, aliases: Mapping[str, str] | None = None) -> dict[str, ColumnElement[Any]]:
-    """Names a client may use for each column: snake_case, camelCase and given aliases."""
+    """Names a client may use for each column: snake_case, camelCase and given aliases.
+
+    Computed once per table (repositories are built for every transaction); treat the
+    returned mapping as read-only."""
+    key = (table, tuple(sorted((aliases or {}).items())))
+    cached = _FIELD_MAPS.get(key)
+    if cached is None:
+        cached = _FIELD_MAPS[key] = _build_field_map(table, aliases)
+    return cached
+
+
+def _build_field_map(table: Table, aliases: Mapping[str, str] | None) -> dict[str, ColumnElement[Any]]:
     out: dict[str, ColumnElement[Any]] = {}
     for col in table.columns:
         out[col.name] = col

@@ -157,3 +157,34 @@ async def test_restart_under_a_stable_id_resumes_at_once(store_url: str, store: 
         assert len(await restarted.outbox.lease_due("jp-connector-1", 10, 300.0)) == 1
     finally:
         await restarted.close()
+
+
+async def test_enqueue_claims_the_head_for_the_sender_and_claim_head_follows(
+        store: Store, replica: Store, clock: FakeClock) -> None:
+    """The event-driven path: a message heading its process's queue is written already leased
+    to the replica that sends it; the next one waits, is never handed out while the head is
+    in flight (not even to its own owner, which would send the head twice), and is claimed
+    by process id once the head is sent."""
+    first = await store.outbox.enqueue(message("proc-e", 0, at=clock.now), claim_for="replica-a", lease_seconds=20)
+    assert first.lease_owner == "replica-a" and first.lease_expires_at == clock.now + timedelta(seconds=20)
+    second = await store.outbox.enqueue(message("proc-e", 1, at=clock.now), claim_for="replica-a", lease_seconds=20)
+    assert second.lease_owner is None  # an earlier message of the process is still pending
+    assert await replica.outbox.lease_due("replica-b", 10, 30.0) == []  # head leased, second blocked
+    assert await store.outbox.claim_head("proc-e", "replica-a", 20) is None  # the head is being sent
+    assert await replica.outbox.claim_head("proc-e", "replica-b", 20) is None
+    assert await store.outbox.mark_sent(first.id, "replica-a")
+    nxt = await replica.outbox.claim_head("proc-e", "replica-b", 20)
+    assert nxt is not None and nxt.id == second.id and nxt.lease_owner == "replica-b"
+    assert await store.outbox.claim_head("proc-e", "replica-a", 20) is None
+    assert await replica.outbox.mark_sent(second.id, "replica-b")
+    assert await store.outbox.claim_head("proc-e", "replica-a", 20) is None  # nothing left
+
+
+async def test_a_pre_claimed_message_of_a_crashed_sender_is_recovered(store: Store, replica: Store,
+                                                                      clock: FakeClock) -> None:
+    row = await store.outbox.enqueue(message("proc-k", 0, at=clock.now), claim_for="replica-a", lease_seconds=20)
+    # replica-a is killed before sending: the row stays leased until the lease runs out
+    assert await replica.outbox.lease_due("replica-b", 10, 30.0) == []
+    clock.advance(21)
+    [taken] = await replica.outbox.lease_due("replica-b", 10, 30.0)
+    assert taken.id == row.id and taken.lease_owner == "replica-b"
