@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "KAKEHASHI_"
 
@@ -52,10 +52,20 @@ class Settings(BaseModel):
     allow_http_loopback: bool = Field(
         default=False, description="Allow http:// did:web and DSP peers on loopback (tests, one-machine connect-a-thons)"
     )
-    replica_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    replica_id: str = Field(
+        default="",
+        description="Lease owner id; must be unique among live replicas and stable across restarts "
+        "(default host:port), so a restarted replica takes its unfinished work back at once",
+    )
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     pact_clients: tuple[PactClient, ...] = Field(default=(), description="Direct PACT partners ([[connector.pact_clients]])")
+
+    @model_validator(mode="after")
+    def _default_replica_id(self) -> "Settings":
+        if not self.replica_id:
+            object.__setattr__(self, "replica_id", f"{os.uname().nodename}:{self.port}")
+        return self
 
     @field_validator("participant_id")
     @classmethod

@@ -45,6 +45,11 @@ class ControlPlane:
     recovery: Recovery
 
     async def start(self) -> None:
+        # Leases held under our replica id belong to a previous run of this very replica that
+        # was killed: take that work back now instead of waiting for the leases to expire.
+        owner = self.settings.replica_id
+        for repo in (self.store.outbox, self.store.negotiations, self.store.transfers):
+            await repo.release_all(owner)
         self.outbox.start()
         await self.recovery.sweep()
         self.recovery.start()

@@ -326,6 +326,13 @@ class TransferManager:
             rec = await tx.transfers.get(row.process_id)
             if rec is None or TransferState(rec.state) in machine.TERMINAL:
                 return None, "", None
+            if (envelope.message.get("@type") == "TransferStartMessage" and rec.role == "provider"
+                    and rec.state == TransferState.STARTED.value):
+                # The consumer completed or terminated while our (re)start was in flight: its own
+                # completion/termination message decides the final state. Terminating here would
+                # leave the two sides disagreeing (consumer COMPLETED, provider TERMINATED).
+                await tx.edrs.revoke(rec.id)
+                return None, "", None
             await tx.outbox.cancel_for_process(rec.id, detail)
             await tx.edrs.revoke(rec.id)
             updated = await tx.transfers.update(replace(rec, state=TransferState.TERMINATED.value, error_detail=detail))
