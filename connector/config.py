@@ -6,10 +6,12 @@ with only the port, database URL or secrets changed per instance.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,8 +22,39 @@ class ConfigError(ValueError):
     """The configuration is unusable; the message names the setting and the problem."""
 
 
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _partner_url(value: str | None, what: str) -> str | None:
+    """An absolute http(s) URL without credentials, query or fragment (trailing '/' dropped)."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{what} must not carry credentials; use partner_client_id / partner_client_secret")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} must not have a query or fragment, got {value!r}")
+    return value.strip().rstrip("/")
+
+
 class PactClient(BaseModel):
-    """A PACT-only partner of the direct PACT host (OAuth2 client credentials at /api/public/auth/token)."""
+    """A PACT-only partner of the direct PACT host (OAuth2 client credentials at /api/public/auth/token).
+
+    ``client_id`` / ``client_secret`` are what *we* issued to the partner. To answer its
+    ``RequestCreated`` events and to send it ``Published`` notifications we also need where
+    its PACT API is (``events_base_url``: events go to ``{events_base_url}/2|3/events``) and
+    the credentials *it* issued to us for its ``/auth/token`` (``partner_client_id`` /
+    ``partner_client_secret``; ``partner_token_url`` if the token endpoint lives elsewhere).
+    ``subscribe`` lists the API versions ("2", "3") it gets ``Published`` events for.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,6 +63,61 @@ class PactClient(BaseModel):
     scopes: tuple[str, ...] = ("footprint:list", "footprint:read", "events:write")
     footprint_ids: tuple[str, ...] | None = None
     signed_delivery: bool = False
+    events_base_url: str | None = Field(default=None, description="The partner's PACT API root (where /2/events is)")
+    partner_client_id: str | None = Field(default=None, min_length=1, description="Our client id at the partner")
+    partner_client_secret: str | None = Field(default=None, min_length=1, description="Our secret at the partner")
+    partner_token_url: str | None = Field(default=None, description="Default {events_base_url}/auth/token")
+    subscribe: tuple[str, ...] = Field(default=(), description='API versions to send Published events for: "2", "3"')
+
+    @field_validator("events_base_url")
+    @classmethod
+    def _events_base_url(cls, value: str | None) -> str | None:
+        return _partner_url(value, "events_base_url")
+
+    @field_validator("partner_token_url")
+    @classmethod
+    def _token_url(cls, value: str | None) -> str | None:
+        return _partner_url(value, "partner_token_url")
+
+    @field_validator("subscribe", mode="before")
+    @classmethod
+    def _versions(cls, value: Any) -> Any:
+        if isinstance(value, (str, int)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            return value  # pydantic names the type problem
+        out: list[str] = []
+        for item in value:
+            version = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else None
+            if version not in ("2", "3"):
+                raise ValueError(f'subscribe lists PACT API versions "2" and/or "3", got {item!r}')
+            if version not in out:
+                out.append(version)
+        return tuple(out)
+
+    @model_validator(mode="after")
+    def _event_delivery(self) -> "PactClient":
+        has_credentials = (self.partner_client_id is not None, self.partner_client_secret is not None)
+        if any(has_credentials) and not all(has_credentials):
+            raise ValueError("partner_client_id and partner_client_secret go together")
+        if self.events_base_url is None:
+            for name in ("partner_client_id", "partner_token_url"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only used with events_base_url (where the partner receives events)")
+            if self.subscribe:
+                raise ValueError("subscribe needs events_base_url (where the partner receives Published events)")
+        elif not all(has_credentials):
+            raise ValueError("events_base_url needs partner_client_id and partner_client_secret: the credentials "
+                             "the partner issued to us for its /auth/token (PACT events are sent with its token)")
+        return self
+
+    @property
+    def sends_events(self) -> bool:
+        return self.events_base_url is not None
+
+    def insecure_urls(self) -> list[str]:
+        """Partner URLs that are plain http (allowed only on loopback with allow_http_loopback)."""
+        return [u for u in (self.events_base_url, self.partner_token_url) if u and u.startswith("http://")]
 
 
 class Settings(BaseModel):
@@ -65,6 +153,20 @@ class Settings(BaseModel):
     def _default_replica_id(self) -> "Settings":
         if not self.replica_id:
             object.__setattr__(self, "replica_id", f"{os.uname().nodename}:{self.port}")
+        return self
+
+    @model_validator(mode="after")
+    def _pact_clients(self) -> "Settings":
+        seen: set[str] = set()
+        for i, client in enumerate(self.pact_clients):
+            if client.client_id in seen:
+                raise ValueError(f"pact_clients[{i}]: client_id {client.client_id!r} appears twice")
+            seen.add(client.client_id)
+            for url in client.insecure_urls():
+                host = urlsplit(url).hostname or ""
+                if not (self.allow_http_loopback and _is_loopback_host(host)):
+                    raise ValueError(f"pact_clients[{i}] ({client.client_id}): {url} is plain http; partner "
+                                     "endpoints must be https (http only on loopback with allow_http_loopback)")
         return self
 
     @field_validator("participant_id")

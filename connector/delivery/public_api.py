@@ -9,7 +9,9 @@ DataAddress. Behind it:
 - signed delivery: footprints as ProductFootprintCredentials from our DID key
   (:mod:`.signing`), VC by default for EDR holders;
 - the Catena-X CX-0136 view (:mod:`.catenax_view`);
-- a ``footprint.delivered`` audit entry for every footprint response (:mod:`.recording`).
+- a ``footprint.delivered`` audit entry for every footprint response (:mod:`.recording`);
+- PACT events with direct partners (:mod:`.partner_events`): their ``RequestCreated`` is
+  answered on their ``/2|3/events``, and ``Published`` goes to subscribers when we publish.
 
 The control plane (store, EDR tokens) is built at start-up, after the routes are frozen,
 so everything here reaches it through ``app[CONTROL_PLANE]`` when a request arrives.
@@ -27,11 +29,14 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connector.config import Settings
-from connector.dataplane import ChainedAuth, ClientCredentialsAuth, EdrAuth, StoreFootprintSource, create_pact_app
+from connector.dataplane import (
+    PACT_HOST, ChainedAuth, ClientCredentialsAuth, EdrAuth, StoreFootprintSource, create_pact_app,
+)
 from identity.keys import KeyPair
 
 from .catenax_view import add_catenax_routes
 from .edr_access import EdrAccess
+from .partner_events import PUBLISHED_NOTIFIER, ConfiguredPartners, PublishedNotifier
 from .recording import RememberingAuth, delivery_middleware
 from .signing import KEY_FRAGMENT, FootprintSigner
 
@@ -113,7 +118,10 @@ def create_public_api(root: web.Application, settings: Settings) -> web.Applicat
     members: list[Any] = [EdrAuth(EdrAccess(lambda: root[CONTROL_PLANE]))]
     if (direct := client_credentials(settings, key)) is not None:
         members.append(direct)
-    pact = create_pact_app(PublishedFootprints(root, signer), RememberingAuth(ChainedAuth(members)), signer=signer)
+    partners = ConfiguredPartners.from_settings(settings)
+    pact = create_pact_app(PublishedFootprints(root, signer), RememberingAuth(ChainedAuth(members)), signer=signer,
+                           partners=partners, public_base_url=settings.base_url + PUBLIC_PATH)
+    root[PUBLISHED_NOTIFIER] = PublishedNotifier(pact[PACT_HOST], partners)
     pact.middlewares.append(delivery_middleware(lambda: root[CONTROL_PLANE].store))
     add_catenax_routes(pact)
     root[SIGNER] = signer

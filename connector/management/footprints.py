@@ -1,6 +1,8 @@
 """Management API: footprints we publish and footprints we received.
 
-    POST /v3/footprints            publish one PACT footprint, a list, or {"footprints": [...]}
+    POST /v3/footprints            publish one PACT footprint, a list, or {"footprints": [...]};
+                                   subscribed PACT partners then get a Published event for what
+                                   was stored (new or replaced; not kept-older), in the background
     GET  /v3/footprints/{id}       one footprint (?direction=published|received; published first)
     POST /v3/footprints/request    query: {"direction", "counterPartyId", "agreementId", "productId",
                                    "limit", "after"} (counterPartyId: the issuer of a received one)
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from ..app import plane
 from ..delivery import SIGNER, VERIFICATION, FetchRefused, FootprintFetcher
+from ..delivery.partner_events import notify_published
 from ..delivery.publishing import PublishError, footprints_of, prepare, publish
 from ..store import Footprint
 from ..store.footprints import PUBLISHED, RECEIVED
@@ -56,6 +59,8 @@ async def create(request: web.Request) -> web.Response:
     except PublishError as exc:
         raise ManagementError(400, f"footprints not published: {exc}", type_="ValidationFailure") from None
     result = await publish(plane(request).store, request.config_dict[SIGNER], footprints)
+    if result.published:  # kept-newer ones did not change: nothing to announce
+        notify_published(request.config_dict, result.published)
     return web.json_response(result.to_json())
 
 
