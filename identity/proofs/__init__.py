@@ -7,12 +7,13 @@ raises for a bad document or proof but reports, per proof, the check that failed
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from identity.canon import limits_mode
+from identity.canon import MAX_STRING, limits_mode
 from identity.errors import IdentityError, ProofError, UnknownCryptosuiteError
 from identity.keys import KeyError_, KeyPair, PublicKey, multibase_decode, multibase_encode
 from identity.proofs import ecdsa_jcs_2019, ecdsa_rdfc_2019, eddsa_jcs_2022, eddsa_rdfc_2022
@@ -152,14 +153,18 @@ def add_proof(
     previous_proof: str | list[str] | None = None,
     proof_id: str | None = None,
 ) -> dict[str, Any]:
-    """Sign `document`; an existing proof makes a proof set, `previous_proof` a chain."""
+    """Sign `document`; an existing proof makes a proof set, `previous_proof` a chain.
+
+    The result is a new top-level object (the document's members, then `proof`); its
+    member values are the input's own objects, not copies, so the input is never mutated
+    but shares its nested values with the result."""
     if not isinstance(document, dict):
         raise ProofError("the document to sign must be a JSON object")
-    mode = limits_mode(document)
     suite = get_suite(cryptosuite)
     suite.check_key_type(key.key_type)
     if not isinstance(verification_method, str) or not verification_method:
         raise ProofError("verification_method must be a non-empty string (a DID URL)")
+    mode = limits_mode(document)  # the one walk over the document: size, depth, JCS mode
     existing = _as_list(document.get("proof"))
     if proof_id is not None and any(isinstance(p, dict) and p.get("id") == proof_id for p in existing):
         raise ProofError(f"the document already has a proof with id {proof_id!r}")
@@ -168,7 +173,7 @@ def add_proof(
         options["id"] = proof_id
     options["type"] = PROOF_TYPE
     options["cryptosuite"] = suite.name
-    options["created"] = _xsd_datetime(created or datetime.now(timezone.utc), "created")
+    options["created"] = _xsd_datetime(created, "created") if created else _now_xsd()
     if expires is not None:
         options["expires"] = _xsd_datetime(expires, "expires")
     options["verificationMethod"] = verification_method
@@ -179,15 +184,57 @@ def add_proof(
         options["domain"] = domain
     if previous_proof is not None:
         options["previousProof"] = previous_proof
+    if not _plain_strings(options):
+        mode = mode | limits_mode(options)  # anything but short strings: the general check
     base = _chain_base(document, existing, previous_proof)
-    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=mode | limits_mode(options))
-    proof = dict(options)
+    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=mode)
     if suite.proof_carries_context and "@context" in document:
-        proof = {"@context": copy.deepcopy(document["@context"]), **proof}
+        proof = {"@context": _copy_json(document["@context"]), **options}
+    else:
+        proof = options
     proof["proofValue"] = multibase_encode(suite.sign(hash_data, key))
-    signed = copy.deepcopy(_unsecured(document))
-    signed["proof"] = [*copy.deepcopy(existing), proof] if existing else proof
+    # `base` is this call's own shallow copy of the document without its proofs (a chain
+    # adds the proofs it names under "proof", replaced here): it becomes the result.
+    signed = base
+    signed["proof"] = [*existing, proof] if existing else proof
     return signed
+
+
+def _plain_strings(options: dict[str, Any]) -> bool:
+    """True when every proof option is a string, or a list of strings, within the limits
+    (so they cannot change the document's JCS mode and need no limits walk)."""
+    for value in options.values():
+        if value.__class__ is str:
+            if len(value) > MAX_STRING:
+                return False
+        elif value.__class__ is list:
+            if not all(v.__class__ is str and len(v) <= MAX_STRING for v in value):
+                return False
+        else:
+            return False
+    return True
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of a JSON value for the proof (an @context: a string or a list of strings)."""
+    if value.__class__ is str:
+        return value
+    if value.__class__ is list and all(v.__class__ is str for v in value):
+        return list(value)
+    return copy.deepcopy(value)
+
+
+_NOW: tuple[int, str] = (0, "")
+
+
+def _now_xsd() -> str:
+    """The current time as an XML Schema dateTime in UTC, whole seconds (cached per second)."""
+    global _NOW
+    second = int(time.time())
+    cached = _NOW
+    if cached[0] != second:
+        cached = _NOW = (second, datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return cached[1]
 
 
 # --------------------------------------------------------------------------------------
