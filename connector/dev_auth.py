@@ -1,64 +1,34 @@
-"""A shared-secret Authenticator for tests and one-machine trials, never for production.
+"""A shared-secret Authenticator for in-process unit tests only; the product never selects it.
 
-Until the DCP authenticator (`connector.dcp_auth`) is wired in, two connectors on loopback
-prove who they are with an HMAC-signed bearer token (HS256 JWT) naming the caller's DID
-(`iss` = `sub`), bound to the receiver's DID (`aud`), valid for a minute, with a `jti`.
-It refuses to exist unless the settings allow loopback HTTP *and* the connector listens on a
-loopback address *and* a secret is given (`KAKEHASHI_DEV_AUTH_SECRET`), so it cannot be
-switched on by accident on a reachable host.
+Connectors prove who they are with DCP (`connector.dcp_auth`, what `default_authenticator`
+builds); there is no setting or environment variable that switches this class on. Unit tests
+that exercise DSP handlers or the Management API without running authorities inject it
+explicitly (`create_app(settings, authenticator=SharedSecretAuthenticator(...))`).
 
-The caller's credentials (the JSON documents in `credential_files`) travel inside the token
-as a `vc` claim and are believed as-is: that is what makes policy flows testable before DCP
-exists, and exactly why this class is confined to loopback.
+Tokens are HMAC-signed (HS256 JWT) naming the caller's DID (`iss` = `sub`), bound to the
+receiver's DID (`aud`), valid for a minute, with a `jti`. The caller's credentials travel
+inside the token as a `vc` claim and are believed as-is: that is what makes policy flows
+testable without authorities, and exactly why nothing outside tests may construct it.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import os
 import time
 import uuid
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 from aiohttp import web
 
 from .auth import AuthError, Caller
-from .config import Settings
 
-SECRET_ENV = "KAKEHASHI_DEV_AUTH_SECRET"
 TOKEN_LIFETIME_S = 60
 _MIN_SECRET_LEN = 16
 _LEEWAY_S = 5
 
 
-class DevAuthUnavailable(RuntimeError):
-    """The shared-secret authenticator was asked for where it must not run."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _read_credential(path: Path) -> dict[str, Any] | str:
-    text = path.read_text(encoding="utf-8").strip()
-    if text.startswith("{"):
-        doc = json.loads(text)
-        if not isinstance(doc, dict):
-            raise DevAuthUnavailable(f"credential file {path} must hold a JSON object")
-        return doc
-    return text  # a compact vc+jwt
-
-
 class SharedSecretAuthenticator:
-    """HMAC bearer tokens between connectors that share `secret` (loopback only)."""
+    """HMAC bearer tokens between parties that share `secret` (tests only)."""
 
     def __init__(
         self,
@@ -70,26 +40,12 @@ class SharedSecretAuthenticator:
         lifetime_s: int = TOKEN_LIFETIME_S,
     ) -> None:
         if len(secret) < _MIN_SECRET_LEN:
-            raise DevAuthUnavailable(f"dev auth secret must be at least {_MIN_SECRET_LEN} characters")
+            raise ValueError(f"dev auth secret must be at least {_MIN_SECRET_LEN} characters")
         self.participant_id = participant_id
         self._secret = secret.encode("utf-8")
         self._credentials = credentials
         self._data_space = data_space
         self._lifetime_s = lifetime_s
-
-    @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> SharedSecretAuthenticator:
-        """Build it if (and only if) the settings and host allow it; otherwise say why not."""
-        env = os.environ if env is None else env
-        if not settings.allow_http_loopback:
-            raise DevAuthUnavailable("dev auth needs allow_http_loopback = true")
-        if not is_loopback(settings.host):
-            raise DevAuthUnavailable(f"dev auth is loopback-only; host {settings.host!r} is not a loopback address")
-        secret = env.get(SECRET_ENV, "")
-        if not secret:
-            raise DevAuthUnavailable(f"dev auth needs {SECRET_ENV}")
-        creds = tuple(_read_credential(Path(p)) for p in settings.credential_files)
-        return cls(settings.participant_id, secret, credentials=creds, data_space=settings.data_space)
 
     def issue(self, audience: str, *, now: float | None = None) -> str:
         now = time.time() if now is None else now

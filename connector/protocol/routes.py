@@ -8,6 +8,7 @@ and answer with its ACK. Refusals are `ProtocolError`s, rendered by the app's mi
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from ..dsp.messages import (
 )
 
 M = TypeVar("M", bound=DspMessage)
+log = logging.getLogger(__name__)
 MAX_PAGE = 200
 
 
@@ -40,6 +42,7 @@ async def caller_of(request: web.Request) -> Caller:
     try:
         return await plane(request).authenticator.authenticate(request)
     except AuthError as exc:
+        log.warning("refused %s %s (%d): %s", request.method, request.path, exc.status, exc.reason)
         raise ProtocolError(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.reason) from None
 
 

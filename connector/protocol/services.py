@@ -65,18 +65,10 @@ class ControlPlane:
 
 
 def default_authenticator(settings: Settings) -> Authenticator:
-    """DCP when `connector.dcp_auth` exists; the loopback dev authenticator when enabled."""
-    from ..dev_auth import SECRET_ENV, SharedSecretAuthenticator
+    """DCP 1.0 (`connector.dcp_auth`): the one way connectors prove who they are."""
+    from .. import dcp_auth
 
-    if os.environ.get(SECRET_ENV):
-        return SharedSecretAuthenticator.from_settings(settings)
-    try:
-        from .. import dcp_auth  # type: ignore[attr-defined]
-    except ImportError:
-        raise RuntimeError(
-            f"no authenticator available: DCP (connector.dcp_auth) is not installed and {SECRET_ENV} is not set"
-        ) from None
-    return dcp_auth.from_settings(settings)  # type: ignore[no-any-return]
+    return dcp_auth.from_settings(settings)
 
 
 def _recovery_interval() -> float:

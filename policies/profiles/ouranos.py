@@ -11,8 +11,9 @@ from ..operands import ALL_SCOPES, NAME, STRING, OperandDef, OperandRegistry, SE
 from ..vocab import KAKEHASHI
 
 PROFILE = "Japan (Ouranos Ecosystem)"
-#: memberOf values of a JP membership credential (case-insensitive).
-OURANOS_NAMES = frozenset({"ouranos ecosystem", "ouranos"})
+#: memberOf values of a JP membership credential (case-insensitive); `ouranos-jp` is the data
+#: space name the JP authority of our topology (`connector.topology`) writes.
+OURANOS_NAMES = frozenset({"ouranos ecosystem", "ouranos", "ouranos-jp"})
 
 
 def corporate_number_check_digit(base12: str) -> int:

@@ -13,8 +13,9 @@ from ..operands import ALL_SCOPES, NAME, STRING, OperandDef, OperandRegistry, SE
 from ..vocab import KAKEHASHI
 
 PROFILE = "Taiwan"
-#: memberOf values of a TW membership credential (case-insensitive).
-TAIWAN_NAMES = frozenset({"taiwan data space", "tw data space", "taiwan"})
+#: memberOf values of a TW membership credential (case-insensitive); `taiwan-tw` is the data
+#: space name the TW authority of our topology (`connector.topology`) writes.
+TAIWAN_NAMES = frozenset({"taiwan data space", "tw data space", "taiwan", "taiwan-tw"})
 _WEIGHTS = (1, 2, 1, 2, 1, 2, 4, 1)
 
 

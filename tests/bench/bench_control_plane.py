@@ -5,6 +5,9 @@ Measures, in one run on this machine:
 * the median time from the consumer's Management API call to negotiation FINALIZED plus
   transfer STARTED between two real connector processes (events pushed to a callback
   listener, so no polling is measured), against 6 protocol round trips x the raw round trip;
+  the connectors prove who they are with DCP (membership credentials from real JP and TW
+  authority processes), as in production: a verified presentation is cached, so after the
+  warm-up each message costs an ID-token check, not a presentation round trip;
 * concurrent negotiations completed per second, on SQLite and on PostgreSQL, within a
   bounded wait (what did not finish is reported, not hidden behind a timeout);
 * the CPU time each connector process spent per flow (from /proc), which says where the time
@@ -25,7 +28,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.integration.processes import Connector, Management, free_port, membership_credential, offer_for
+from tests.integration.processes import Connector, Dataspace, Management, free_port, offer_for
 
 PROTOCOL_ROUND_TRIPS = 6  # request, agreement, verification, finalized; transfer request, start
 
@@ -106,13 +109,10 @@ class Listener:
                  "contract.negotiation.terminated", "transfer.process.started", "transfer.process.terminated"]}]
 
 
-async def _pair(workdir: Path, db_p: str | None, db_c: str | None) -> tuple[Connector, Connector]:
-    def make(name: str, db: str | None) -> Connector:
-        pid = f"did:web:{name}.bench"
-        return Connector(name=name, workdir=workdir / name, participant_id=pid, port=free_port(),
-                         database=db or f"sqlite+aiosqlite:///{workdir / name / 'store.db'}",
-                         credentials=[membership_credential(pid)])
-    provider, consumer = make("provider", db_p), make("consumer", db_c)
+async def _pair(dataspace: Dataspace, workdir: Path, db_p: str | None, db_c: str | None) -> tuple[Connector, Connector]:
+    """A JP provider and a TW consumer, members of their data spaces."""
+    provider = dataspace.connector("provider", workdir / "provider", authority="jp", database=db_p)
+    consumer = dataspace.connector("consumer", workdir / "consumer", authority="tw", database=db_c)
     provider.start()
     consumer.start()
     await asyncio.gather(provider.wait_ready(), consumer.wait_ready())
@@ -171,11 +171,15 @@ async def run(args: argparse.Namespace) -> None:
                              cm_c.__enter__() + suffix))
         else:
             print("PostgreSQL not reachable: skipped")
+    authorities = tempfile.TemporaryDirectory()
+    # Production-like status-list caching (60 s): revocation checks do not dominate the run.
+    dataspace = Dataspace(Path(authorities.name), status_ttl_ms=60_000)
+    dataspace.start()
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500)) as session:
             for name, db_p, db_c in backends:
                 with tempfile.TemporaryDirectory() as tmp:
-                    provider, consumer = await _pair(Path(tmp), db_p, db_c)
+                    provider, consumer = await _pair(dataspace, Path(tmp), db_p, db_c)
                     try:
                         await Management(session, provider).offer("pcf-bench")
                         await end_to_end(session, provider, consumer, listener, 3)  # warm-up
@@ -203,6 +207,8 @@ async def run(args: argparse.Namespace) -> None:
                         consumer.stop()
     finally:
         await runner.cleanup()
+        dataspace.stop()
+        authorities.cleanup()
         for cm in pg_dbs:
             cm.__exit__(None, None, None)
 

@@ -1,7 +1,9 @@
 """Every DSP message two real connectors exchange validates against the 2025-1 JSON Schemas.
 
 Two `kakehashi run` processes talk through recording reverse proxies on loopback (each
-connector's `public_url` is its proxy, so callbacks go through it too). The proxies keep every
+connector's `public_url` is its proxy, so callbacks go through it too, and so does DCP: each
+did:web is its proxy's address, and members of the JP data space prove who they are with
+credentials from the running JP authority). The proxies keep every
 request and response under the DSP base; each body is checked, exactly as it was sent, with
 `connector.dsp.schemas.validate`. The flow covers catalog, dataset, negotiation to FINALIZED,
 a counter-offer terminated by the consumer, and a transfer STARTED -> SUSPENDED -> STARTED ->
@@ -19,11 +21,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from connector.dev_auth import SharedSecretAuthenticator
 from connector.dsp import schemas
 from connector.dsp.errors import SchemaViolation
-from tests.integration.conftest import http, spawn  # noqa: F401  (fixtures)
-from tests.integration.processes import DEV_SECRET, EDC_CONTEXT, KK, Connector, Management, free_port
+from identity.did import did_web_from_url
+from tests.integration.conftest import dataspace, http, spawn  # noqa: F401  (fixtures)
+from tests.integration.processes import EDC_CONTEXT, KK, Connector, Management, free_port
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -127,6 +129,9 @@ async def test_every_message_on_the_wire_validates(spawn, http: aiohttp.ClientSe
         provider = spawn("provider", public_url=to_provider.url)
         consumer = spawn("consumer", public_url=to_consumer.url)
         to_provider.backend, to_consumer.backend = provider.url, consumer.url
+        # Their DIDs name the proxies: every DID document and presentation is fetched through them.
+        assert (provider.participant_id, consumer.participant_id) == (did_web_from_url(to_provider.url),
+                                                                      did_web_from_url(to_consumer.url))
         await asyncio.gather(provider.wait_ready(), consumer.wait_ready())
         await _flows(http, provider, consumer, to_provider.url + DSP)
     finally:
@@ -199,7 +204,7 @@ async def _flows(http: aiohttp.ClientSession, provider: Connector, consumer: Con
 
     # A peer polling the provider's view of a negotiation gets a schema-valid ContractNegotiation.
     [finalized] = [n for n in await mp.call("POST", "/contractnegotiations/request", {}) if n["state"] == "FINALIZED"]
-    token = SharedSecretAuthenticator(consumer.participant_id, DEV_SECRET).issue(provider.participant_id)
+    token = consumer.id_token(provider.participant_id)
     async with http.get(f"{provider_dsp}/negotiations/{finalized['@id']}",
                         headers={"Authorization": "Bearer " + token}) as resp:
         assert resp.status == 200, await resp.text()

@@ -1,8 +1,17 @@
-"""Real `kakehashi run` processes on loopback for integration tests and the benchmark.
+"""Real processes on loopback for integration tests and the benchmark: authorities and connectors.
 
-Each connector gets a temp dir with its key, TOML config, credential files and SQLite
-database (or a shared PostgreSQL URL), a free port, and a log file. `kill9()` and `start()`
-let tests crash and restart a connector mid-flow.
+`Dataspace` runs three data-space authorities as `kakehashi authority run` processes,
+generated with the topology helpers (`connector.topology`): JP (`ouranos-jp`) and TW
+(`taiwan-tw`), which recognise each other, and one nobody's trust list names ("untrusted").
+It makes connectors that join them the way a company would: a key, a did:web on the
+connector's own loopback address (or its public URL, e.g. a proxy in front of replicas),
+a MembershipCredential the chosen authority issues over its admin API (with claims such as
+`processingLocation`), and a trust file. Each connector then runs as `kakehashi run` and
+proves who it is with DCP, nothing else.
+
+Each connector has a temp dir with its key, TOML config, credential and trust files and
+SQLite database (or a shared PostgreSQL URL), a free port, and a log file. `kill9()` and
+`start()` let tests crash and restart a connector mid-flow.
 """
 
 from __future__ import annotations
@@ -15,32 +24,45 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from connector.topology import (
+    JP_CLAIMS,
+    TW_CLAIMS,
+    AuthoritySpec,
+    Launcher,
+    Node,
+    TopologySpec,
+    generate,
+    log_tail,
+    trust_lists,
+)
+from identity.authority import write_credential, write_trust_file
+from identity.did import did_web_from_url
 from identity.keys import KeyPair
 
 REPO = Path(__file__).resolve().parents[2]
-DEV_SECRET = "integration-shared-secret-0123456789"
 API_KEY = "test-management-api-key-0123"
 EDC_CONTEXT = {"@vocab": "https://w3id.org/edc/v0.0.1/ns/", "odrl": "http://www.w3.org/ns/odrl/2/"}
 KK = "https://w3id.org/kakehashi/2025/policy/"
+
+#: Authority id -> the data space it governs. JP and TW trust each other; nobody trusts "untrusted".
+DATA_SPACES = {"jp": "ouranos-jp", "tw": "taiwan-tw", "untrusted": "elsewhere-xx"}
+TRUSTED = ("jp", "tw")
+CLAIMS: dict[str, dict[str, Any]] = {"jp": JP_CLAIMS, "tw": TW_CLAIMS, "untrusted": {"processingLocation": "JP"}}
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def membership_credential(holder: str, member_of: str = "Ouranos") -> dict[str, Any]:
-    return {"@context": ["https://www.w3.org/ns/credentials/v2"],
-            "type": ["VerifiableCredential", "MembershipCredential"], "issuer": "did:web:authority.test",
-            "validFrom": "2024-01-01T00:00:00Z",
-            "credentialSubject": {"id": holder, "memberOf": member_of}}
 
 
 @dataclass
@@ -50,10 +72,15 @@ class Connector:
     participant_id: str
     port: int
     database: str
-    credentials: list[dict[str, Any]] = field(default_factory=list)
+    key_file: Path
+    data_space: str = "ouranos-jp"
+    trust_file: Path | None = None
+    credential_files: list[Path] = field(default_factory=list)
+    credential_ids: list[str] = field(default_factory=list)
     replica_id: str = ""
     env: dict[str, str] = field(default_factory=dict)
     public_url: str = ""
+    extra_toml: str = ""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,35 +99,35 @@ class Connector:
     def log_file(self) -> Path:
         return self.workdir / "connector.log"
 
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "connector.toml"
+
     def write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        key = self.workdir / "key.jwk"
-        if not key.exists():
-            KeyPair.generate("Ed25519").save(key)
-        creds = []
-        for i, cred in enumerate(self.credentials):
-            path = self.workdir / f"credential-{i}.json"
-            path.write_text(json.dumps(cred), encoding="utf-8")
-            creds.append(path.name)
-        config = self.workdir / "connector.toml"
-        config.write_text(
-            "[connector]\n"
-            f'name = "{self.name}"\nparticipant_id = "{self.participant_id}"\nhost = "127.0.0.1"\n'
-            f"port = {self.port}\ndatabase = \"{self.database}\"\nkey_file = \"key.jwk\"\n"
-            f'api_key = "{API_KEY}"\nallow_http_loopback = true\nlog_level = "INFO"\n'
-            f"credential_files = {json.dumps(creds)}\n"
-            + (f'replica_id = "{self.replica_id}"\n' if self.replica_id else "")
-            + (f'public_url = "{self.public_url}"\n' if self.public_url else ""),
-            encoding="utf-8")
-        return config
+        values: dict[str, Any] = {
+            "name": self.name, "participant_id": self.participant_id, "data_space": self.data_space,
+            "host": "127.0.0.1", "port": self.port, "database": self.database, "key_file": str(self.key_file),
+            "api_key": API_KEY, "allow_http_loopback": True, "log_level": "INFO",
+            "credential_files": [str(p) for p in self.credential_files],
+        }
+        if self.trust_file is not None:
+            values["trust_file"] = str(self.trust_file)
+        if self.replica_id:
+            values["replica_id"] = self.replica_id
+        if self.public_url:
+            values["public_url"] = self.public_url
+        lines = ["[connector]"] + [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in values.items()]
+        self.config_file.write_text("\n".join(lines) + "\n" + self.extra_toml, encoding="utf-8")
+        return self.config_file
 
     def start(self) -> None:
         config = self.write_config()
-        env = {**os.environ, "KAKEHASHI_DEV_AUTH_SECRET": DEV_SECRET, "PYTHONUNBUFFERED": "1", **self.env}
-        log = open(self.log_file, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
-                                     cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        with open(self.log_file, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
+                                         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -130,11 +157,125 @@ class Connector:
             except subprocess.TimeoutExpired:
                 self.kill9()
 
-    def tail(self, lines: int = 40) -> str:
+    def log_text(self) -> str:
         try:
-            return "\n".join(self.log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+            return self.log_file.read_text(encoding="utf-8", errors="replace")
         except OSError:
-            return "(no log)"
+            return ""
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:]) or "(no log)"
+
+    def id_token(self, audience: str) -> str:
+        """A DCP self-issued ID token of this connector for `audience`, made from its own key
+        and config — what the connector itself sends, for tests that speak DSP directly."""
+        from connector.config import load_settings
+        from connector.dcp_auth import from_settings
+
+        return from_settings(load_settings(self.config_file, env={})).id_token(audience)
+
+
+class Dataspace:
+    """Three running authorities (see the module docstring) and the connectors that join them."""
+
+    def __init__(self, root: Path, *, status_ttl_ms: int = 1_000) -> None:
+        spec = TopologySpec(
+            authorities=tuple(AuthoritySpec(a, ds, f"{a.upper()} authority") for a, ds in DATA_SPACES.items()),
+            connectors=(), status_ttl_ms=status_ttl_ms, log_level="INFO")
+        self.root = root
+        self.topology = generate(spec, root / "authorities", free_ports=True)
+        self.launcher = Launcher(self.topology)
+
+    def authority(self, which: str) -> Node:
+        return self.topology.node(which)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the authority processes and wait until each serves its DID document."""
+        nodes = self.topology.authorities
+        for node in nodes:
+            self.launcher.spawn(node)
+        deadline = time.monotonic() + timeout
+        try:
+            for node in nodes:
+                while not self._answers(node.url + node.ready_path):
+                    proc = self.launcher.procs[node.id]
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"authority {node.id} did not start:\n{log_tail(node.log)}")
+                    time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.launcher.stop()
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return bool(resp.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def _admin(self, which: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        node = self.authority(which)
+        request = urllib.request.Request(node.url + path, data=json.dumps(body).encode() if body is not None else b"",
+                                         method="POST", headers={"X-Api-Key": node.secret,
+                                                                 "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())  # type: ignore[no-any-return]
+
+    def issue(self, which: str, subject: str, claims: dict[str, Any]) -> tuple[str, str | dict[str, Any]]:
+        """(credential id, credential) of a MembershipCredential issued by a running authority."""
+        issued = self._admin(which, "/api/admin/credentials", {"subjectDid": subject, "claims": claims})
+        return issued["id"], issued["credential"]
+
+    def revoke(self, which: str, credential_id: str) -> dict[str, Any]:
+        return self._admin(which, f"/api/admin/credentials/{credential_id}/revoke", None)
+
+    def write_trust_file(self, path: Path, authorities: Iterable[str] = TRUSTED,
+                         footprint_issuers: Iterable[Connector] = ()) -> Path:
+        """The authorities' data spaces, recognising each other, and the connectors whose
+        footprint credentials they accept."""
+        issuers = [(c.data_space, c.participant_id) for c in footprint_issuers]
+        return write_trust_file(path, trust_lists([self.authority(a) for a in authorities], issuers))
+
+    def connector(self, name: str, workdir: Path, *, authority: str = "jp", member: bool = True,
+                  claims: dict[str, Any] | None = None, database: str | None = None, participant_id: str = "",
+                  public_url: str = "", replica_id: str = "", env: dict[str, str] | None = None,
+                  footprint_issuers: Iterable[Connector] = (), credentials_of: Connector | None = None,
+                  extra_toml: str = "") -> Connector:
+        """A connector (not started) that is a member of `authority`'s data space.
+
+        Its DID is the did:web of its public URL (default: its own loopback address) unless
+        `participant_id` says otherwise (an impostor). `member=False`: no credential at all;
+        `credentials_of`: a copy of another connector's credential files instead of its own."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        did = participant_id or did_web_from_url(public_url or f"http://127.0.0.1:{port}")
+        key_file = workdir / "key.jwk"
+        KeyPair.generate("Ed25519").save(key_file)
+        c = Connector(name=name, workdir=workdir, participant_id=did, port=port,
+                      database=database or f"sqlite+aiosqlite:///{workdir / 'store.db'}", key_file=key_file,
+                      data_space=DATA_SPACES[authority], replica_id=replica_id, env=dict(env or {}),
+                      public_url=public_url, extra_toml=extra_toml)
+        if credentials_of is not None:
+            c.credential_files = list(credentials_of.credential_files)
+        elif member:
+            cred_id, credential = self.issue(authority, did, dict(claims if claims is not None else CLAIMS[authority]))
+            path = workdir / f"membership-{authority}.jwt"
+            write_credential(path, credential)
+            c.credential_files, c.credential_ids = [path], [cred_id]
+        trusted = TRUSTED if authority in TRUSTED else (*TRUSTED, authority)
+        c.trust_file = self.write_trust_file(workdir / "trust.json", trusted, footprint_issuers)
+        return c
+
+    def replica(self, of: Connector, workdir: Path, replica_id: str, env: dict[str, str] | None = None) -> Connector:
+        """Another process of the same connector: same DID, key, credentials, trust and database
+        (PostgreSQL), its own port and replica id; partners reach both through `public_url`."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        return replace(of, workdir=workdir, port=free_port(), replica_id=replica_id, env=dict(env or {}), proc=None,
+                       credential_files=list(of.credential_files), credential_ids=list(of.credential_ids))
 
 
 class Management:
@@ -167,10 +308,10 @@ class Management:
             "assetsSelector": [{"operandLeft": "https://w3id.org/edc/v0.0.1/ns/id", "operator": "=",
                                 "operandRight": asset_id}]})
 
-    async def catalog(self, provider: Connector) -> dict[str, Any]:
+    async def catalog(self, provider: Connector, *, expect: int | None = 200) -> Any:
         return await self.call("POST", "/catalog/request", {
             "@context": EDC_CONTEXT, "@type": "CatalogRequest", "counterPartyAddress": provider.dsp,
-            "counterPartyId": provider.participant_id, "protocol": "dataspace-protocol-http:2025-1"})
+            "counterPartyId": provider.participant_id, "protocol": "dataspace-protocol-http:2025-1"}, expect=expect)
 
     async def negotiate(self, provider: Connector, offer: dict[str, Any], **extra: Any) -> str:
         body = {"@context": EDC_CONTEXT, "@type": "ContractRequest", "counterPartyAddress": provider.dsp,
@@ -204,6 +345,16 @@ def offer_for(catalog: dict[str, Any], asset_id: str, provider: Connector) -> di
     raise AssertionError(f"{asset_id} not in catalog: {catalog}")
 
 
+async def wait_for_log(connector: Connector, *needles: str, timeout: float = 5.0) -> str:
+    """The first line of the connector's log holding every needle (logs are flushed per line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in connector.log_text().splitlines():
+            if all(n in line for n in needles):
+                return line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no log line of {connector.name} holds {needles}:\n{connector.tail()}")
+        await asyncio.sleep(0.05)
 class FailoverProxy:
     """A loopback stand-in for the load balancer in front of replicas: forwards each request to
     the first replica that accepts the connection, so the public URL survives a replica's death."""

@@ -1,4 +1,6 @@
-"""Two real connectors on loopback driven through the Management API (SQLite in temp dirs)."""
+"""Two real connectors on loopback driven through the Management API (SQLite in temp dirs),
+proving who they are with DCP: membership credentials from the running JP / TW authorities.
+Partners whose membership does not hold are in test_partner_refusals.py."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ MEMBERS_ONLY = {"@type": "odrl:Set", "odrl:permission": [{
                         "odrl:rightOperand": "active"}}]}
 
 
-async def _pair(spawn: Callable[..., Connector], *, consumer_member: bool = True) -> tuple[Connector, Connector]:
-    provider, consumer = spawn("provider"), spawn("consumer", member=consumer_member)
+async def _pair(spawn: Callable[..., Connector], *, consumer_authority: str = "jp") -> tuple[Connector, Connector]:
+    provider, consumer = spawn("provider"), spawn("consumer", authority=consumer_authority)
     await asyncio.gather(provider.wait_ready(), consumer.wait_ready())
     return provider, consumer
 
@@ -65,7 +67,8 @@ async def test_catalog_negotiation_transfer_and_termination(spawn, http: aiohttp
 
 
 async def test_policy_denial_reason_is_visible(spawn, http: aiohttp.ClientSession) -> None:
-    provider, consumer = await _pair(spawn, consumer_member=False)
+    # A TW member: trusted by the JP provider (cross-recognition), but not an Ouranos member.
+    provider, consumer = await _pair(spawn, consumer_authority="tw")
     mp, mc = Management(http, provider), Management(http, consumer)
     await mp.offer("pcf-members", contract=MEMBERS_ONLY)
     neg = await _finalized(mc, provider, "pcf-members")

@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
+from identity.did import did_web_from_url
 from tests.pgutil import admin_dsn, fresh_database
 
 from .processes import FailoverProxy, Management, free_port, offer_for
@@ -49,14 +50,17 @@ async def test_consumer_replicas_on_postgres_share_work(spawn, http: aiohttp.Cli
         pytest.skip("no PostgreSQL at 127.0.0.1:5432")
     with fresh_database("kk_cp") as url:
         fast = {"KAKEHASHI_RECOVERY_INTERVAL_S": "0.5"}
-        proxy = FailoverProxy(free_port())  # the replicas' shared public address
+        proxy = FailoverProxy(free_port())  # the replicas' shared public address, and their did:web
         await proxy.start()
         provider = spawn("provider")
         a = spawn("consumer", database=url, replica_id="a", env=fast, public_url=proxy.url)
+        proxy.backends = [a.url]
         await a.wait_ready()  # one replica migrates first; the other finds nothing to do
-        b = spawn("consumer", database=url, replica_id="b", env=fast, public_url=proxy.url)
+        # The same connector again: same DID, key, credentials and database, another port.
+        b = spawn("consumer", replica_of=a, replica_id="b", env=fast)
         proxy.backends = [a.url, b.url]
         await asyncio.gather(provider.wait_ready(), b.wait_ready())
+        assert a.participant_id == b.participant_id == did_web_from_url(proxy.url)
         mp, ma, mb = Management(http, provider), Management(http, a), Management(http, b)
         await mp.offer("pcf-pg")
         offer = offer_for(await ma.catalog(provider), "pcf-pg", provider)
@@ -76,4 +80,7 @@ async def test_consumer_replicas_on_postgres_share_work(spawn, http: aiohttp.Cli
             neg = await mb.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"}, timeout=40)
             assert neg["state"] == "FINALIZED", neg
         assert len(await mp.call("POST", "/contractnegotiations/request", {})) == 4
+        # The restarted provider checked the consumer's identity afresh (DID document and
+        # presentation through the proxy, answered by b) and refused nothing.
+        assert "refused" not in provider.log_text()
         await proxy.stop()

@@ -5,8 +5,10 @@ starts a pull transfer and fetches through the JP data plane with the EDR; every
 credential is verified (did:web of JP, TW's trust list) before it is kept; both audit
 logs record the delivery and TW's evidence bundle verifies offline. Then the data plane's
 refusals: garbage, expired and other-agreement tokens, unknown ids, termination mid-way.
-A second scenario puts an impostor provider (JP's DID, another key) in front of TW: its
-credentials are rejected with the reason and never replace JP's good ones.
+A second scenario puts bad providers in front of TW: an impostor with JP's DID (and a copy of
+JP's membership credential) but another key, refused by DCP before anything is agreed, and a
+genuine data-space member whose footprint credentials TW does not trust: they are rejected
+with the reason and never replace JP's good ones.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,45 +29,14 @@ import pytest
 
 from connector.footprints import make_footprints
 from connector.store import open_store
-from identity.did import did_web_from_url
 from identity.keys import KeyPair
 
-from .processes import EDC_CONTEXT, REPO, Connector, Management, membership_credential, offer_for
+from .processes import EDC_CONTEXT, REPO, Connector, Management, offer_for, wait_for_log
 
 pytestmark = pytest.mark.timeout(90)
 
 FOOTPRINTS = make_footprints("jp", 6, seed=11)
 PACT_CLIENT = ("pact-partner", "pact-partner-secret-0123456789")
-
-
-class ConfiguredConnector(Connector):
-    """A connector whose TOML gets extra tables (direct PACT clients)."""
-
-    extra_toml: str = ""
-
-    def write_config(self) -> Path:
-        config = super().write_config()
-        if self.extra_toml:
-            config.write_text(config.read_text(encoding="utf-8") + self.extra_toml, encoding="utf-8")
-        return config
-
-
-def _connector(spawn: Callable[..., Connector], name: str, *, did: str | None = None,
-               env: dict[str, str] | None = None, extra_toml: str = "") -> Connector:
-    """A connector whose did:web is its own loopback address (so partners can resolve it)."""
-    c = spawn(name, start=False, env=env)
-    c.__class__ = ConfiguredConnector  # keep the fixture's lifecycle (stopped at teardown), add TOML
-    c.extra_toml = extra_toml  # type: ignore[attr-defined]
-    c.participant_id = did or did_web_from_url(c.url)
-    c.credentials = [membership_credential(c.participant_id)]
-    c.start()
-    return c
-
-
-def _trust_file(path: Path, *issuers: str) -> Path:
-    path.write_text(json.dumps({"data_space": [{"name": "taiwan-tw", "issuers": [
-        {"did": did, "types": ["ProductFootprintCredential"]} for did in issuers]}]}), encoding="utf-8")
-    return path
 
 
 async def _agreement_and_transfer(mc: Management, provider: Connector, asset: str) -> tuple[str, str]:
@@ -96,10 +66,9 @@ async def test_jp_publishes_tw_fetches_verifies_and_access_ends(spawn, http: aio
                                                                  tmp_path: Path) -> None:
     secret_toml = (f'\n[[connector.pact_clients]]\nclient_id = "{PACT_CLIENT[0]}"\n'
                    f'client_secret = "{PACT_CLIENT[1]}"\n')
-    jp = _connector(spawn, "jp", extra_toml=secret_toml)
-    trust = tmp_path / "tw-trust.json"
-    tw = _connector(spawn, "tw", env={"KAKEHASHI_TRUST_FILE": str(trust)})
-    _trust_file(trust, jp.participant_id)
+    jp = spawn("jp", extra_toml=secret_toml)
+    tw = spawn("tw", authority="tw", footprint_issuers=[jp])  # TW accepts footprints signed by JP's connector
+    trust = tw.trust_file
     await asyncio.gather(jp.wait_ready(timeout=45), tw.wait_ready(timeout=45))
     mp, mc = Management(http, jp), Management(http, tw)
 
@@ -152,7 +121,7 @@ async def test_jp_publishes_tw_fetches_verifies_and_access_ends(spawn, http: aio
     status, body = await _pact(http, f"{endpoint}/2/footprints", "not-a-token")
     assert (status, body["code"]) == (400, "BadRequest"), body
     claims = jwt.decode(token, options={"verify_signature": False})
-    jp_key = KeyPair.load(jp.workdir / "key.jwk")
+    jp_key = KeyPair.load(jp.key_file)
     expired = jwt.encode({**claims, "iat": int(time.time()) - 1200, "exp": int(time.time()) - 600},
                          jp_key.cryptography_key(), algorithm="EdDSA")
     status, body = await _pact(http, f"{endpoint}/2/footprints", expired)
@@ -217,34 +186,50 @@ async def test_jp_publishes_tw_fetches_verifies_and_access_ends(spawn, http: aio
         assert json.loads(verified.stdout)["valid"] is True
 
 
-async def test_impostor_provider_credentials_are_rejected_and_never_replace_good_ones(
-        spawn, http: aiohttp.ClientSession, tmp_path: Path) -> None:
-    jp = _connector(spawn, "jp")
-    trust = tmp_path / "tw-trust.json"
-    tw = _connector(spawn, "tw", env={"KAKEHASHI_TRUST_FILE": str(trust)})
-    # Claims JP's DID, signs with its own key: its credentials cannot match JP's DID document.
-    impostor = _connector(spawn, "impostor", did=jp.participant_id)
-    _trust_file(trust, jp.participant_id)
-    await asyncio.gather(*(c.wait_ready(timeout=45) for c in (jp, tw, impostor)))
-    mp, mc, mi = Management(http, jp), Management(http, tw), Management(http, impostor)
+async def test_impostor_and_untrusted_signer_are_rejected_and_never_replace_good_ones(
+        spawn, http: aiohttp.ClientSession) -> None:
+    jp = spawn("jp")
+    tw = spawn("tw", authority="tw", footprint_issuers=[jp])
+    # An impostor: JP's DID and a copy of JP's membership credential, but its own key and address.
+    impostor = spawn("impostor", participant_id=jp.participant_id, credentials_of=jp)
+    # A genuine JP data-space member, but not a footprint issuer TW trusts, re-selling JP's
+    # footprints (one tampered with) signed with its own key.
+    reseller = spawn("reseller")
+    await asyncio.gather(*(c.wait_ready(timeout=45) for c in (jp, tw, impostor, reseller)))
+    mp, mc, mi, mr = (Management(http, c) for c in (jp, tw, impostor, reseller))
 
     await mp.call("POST", "/footprints", FOOTPRINTS[:2])
     tampered = {**FOOTPRINTS[0], "pcf": {**FOOTPRINTS[0]["pcf"], "pCfExcludingBiogenic": "0.001"}}
-    await mi.call("POST", "/footprints", [tampered, FOOTPRINTS[3]])
+    for m in (mi, mr):
+        await m.call("POST", "/footprints", [tampered, FOOTPRINTS[3]])
+        await m.offer("jp-pcf")
     await mp.offer("jp-pcf")
-    await mi.offer("jp-pcf")
 
     _, good_transfer = await _agreement_and_transfer(mc, jp, "jp-pcf")
     good = await mc.call("POST", "/footprints/fetch", {"transferProcessId": good_transfer})
     assert sorted(good["received"]) == sorted(fp["id"] for fp in FOOTPRINTS[:2]) and good["rejected"] == []
     before = await mc.call("GET", f"/footprints/{FOOTPRINTS[0]['id']}?direction=received")
 
-    agreement_id, bad_transfer = await _agreement_and_transfer(mc, impostor, "jp-pcf")
+    # The impostor cannot speak DSP as JP: what it signs does not verify against JP's DID
+    # document. TW refuses its requests (with the reason in TW's log), and when TW calls it as
+    # "JP", it cannot prove that to TW's Credential Service, so nothing is ever agreed.
+    refused = await mi.catalog(tw, expect=401)
+    assert "partner answered" in refused[0]["message"], refused
+    line = await wait_for_log(tw, "refused POST /api/dsp/catalog/request (401)")
+    assert "signature" in line, line
+    peer = {"@context": EDC_CONTEXT, "@type": "CatalogRequest", "counterPartyAddress": impostor.dsp,
+            "counterPartyId": jp.participant_id, "protocol": "dataspace-protocol-http:2025-1"}
+    await mc.call("POST", "/catalog/request", peer, expect=401)
+    await wait_for_log(tw, "presentation query refused (401)", "signature does not verify")
+    assert await mi.call("POST", "/contractnegotiations/request", {}) == []
+
+    # The reseller negotiates and delivers, but TW keeps none of its credentials.
+    agreement_id, bad_transfer = await _agreement_and_transfer(mc, reseller, "jp-pcf")
     bad = await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id})
     assert bad["received"] == [] and bad["transferProcessId"] == bad_transfer
     reasons = {r["id"]: r["reason"] for r in bad["rejected"]}
     assert set(reasons) == {FOOTPRINTS[0]["id"], FOOTPRINTS[3]["id"]}, bad
-    assert all("proof" in reason for reason in reasons.values()), reasons
+    assert all("trust" in reason and reseller.participant_id in reason for reason in reasons.values()), reasons
 
     after = await mc.call("GET", f"/footprints/{FOOTPRINTS[0]['id']}?direction=received")
     assert after["sha256"] == before["sha256"]
@@ -259,5 +244,5 @@ async def test_impostor_provider_credentials_are_rejected_and_never_replace_good
     finally:
         await store.close()
     [entry] = rejected
-    assert entry.payload["agreementId"] == agreement_id and entry.payload["counterParty"] == jp.participant_id
+    assert entry.payload["agreementId"] == agreement_id and entry.payload["counterParty"] == reseller.participant_id
     assert {r["id"]: r["reason"] for r in entry.payload["footprints"]} == reasons

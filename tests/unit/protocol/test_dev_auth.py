@@ -1,4 +1,5 @@
-"""The shared-secret authenticator exists only on loopback with explicit opt-in, and binds tokens."""
+"""The shared-secret authenticator (unit tests' stand-in) binds its tokens; the product never
+falls back to it: without DCP settings a connector cannot be built at all."""
 
 from __future__ import annotations
 
@@ -9,26 +10,24 @@ import pytest
 
 from connector.auth import AuthError
 from connector.config import Settings
-from connector.dev_auth import SECRET_ENV, DevAuthUnavailable, SharedSecretAuthenticator
+from connector.dev_auth import SharedSecretAuthenticator
+from connector.protocol.services import default_authenticator
 
 SECRET = "unit-test-shared-secret-0123456789"
 
 
-def _settings(tmp_path: Path, **kw: object) -> Settings:
-    base = dict(name="x", participant_id="did:web:a.test", key_file=tmp_path / "k", api_key="k" * 16,
-                allow_http_loopback=True)
-    return Settings(**{**base, **kw})  # type: ignore[arg-type]
+def test_the_product_authenticates_with_dcp_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The variable that used to switch the shared secret on changes nothing any more.
+    monkeypatch.setenv("KAKEHASHI_DEV_AUTH_SECRET", SECRET)
+    settings = Settings(name="x", participant_id="did:web:127.0.0.1%3A8181", key_file=tmp_path / "k",
+                        api_key="k" * 16, allow_http_loopback=True)
+    with pytest.raises(RuntimeError, match="DCP authentication needs a trust_file"):
+        default_authenticator(settings)
 
 
-def test_refused_off_loopback_or_without_opt_in(tmp_path: Path) -> None:
-    env = {SECRET_ENV: SECRET}
-    with pytest.raises(DevAuthUnavailable, match="loopback"):
-        SharedSecretAuthenticator.from_settings(_settings(tmp_path, host="0.0.0.0"), env)
-    with pytest.raises(DevAuthUnavailable, match="allow_http_loopback"):
-        SharedSecretAuthenticator.from_settings(_settings(tmp_path, allow_http_loopback=False), env)
-    with pytest.raises(DevAuthUnavailable, match=SECRET_ENV):
-        SharedSecretAuthenticator.from_settings(_settings(tmp_path), {})
-    assert SharedSecretAuthenticator.from_settings(_settings(tmp_path), env).participant_id == "did:web:a.test"
+def test_short_secrets_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16"):
+        SharedSecretAuthenticator("did:web:a.test", "short")
 
 
 def test_token_is_audience_bound_and_expires() -> None:
