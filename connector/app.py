@@ -179,9 +179,9 @@ def create_app(
     authenticator: Authenticator | None = None,
     store: Any = None,
 ) -> web.Application:
-    """The connector's application. ``authenticator`` defaults to the dev shared-secret one
-    when the settings allow it (DCP otherwise, once `connector.dcp_auth` exists); ``store``
-    defaults to `open_store(settings.database)`, opened on startup and closed on cleanup."""
+    """The connector's application. ``authenticator`` defaults to DCP built from the settings
+    (trust list, credentials, DID key); ``store`` defaults to `open_store(settings.database)`,
+    opened on startup and closed on cleanup."""
     from .delivery import mount_delivery
     from .management import create_management_app
     from .protocol.routes import dsp_routes

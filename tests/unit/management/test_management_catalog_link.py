@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from connector.app import CONTROL_PLANE
-from connector.dev_auth import SharedSecretAuthenticator
+from tests.auth_stub import SharedSecretAuthenticator
 from connector.dsp import schemas
 from connector.store import Agreement, Negotiation
 from tests.unit.management.conftest import EDC, ME, SECRET, VOCAB, Api

@@ -10,7 +10,7 @@ import pytest
 
 from connector.auth import AuthError
 from connector.config import Settings
-from connector.dev_auth import SharedSecretAuthenticator
+from tests.auth_stub import SharedSecretAuthenticator
 from connector.protocol.services import default_authenticator
 
 SECRET = "unit-test-shared-secret-0123456789"

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connector.app import create_app
 from connector.config import Settings
-from connector.dev_auth import SharedSecretAuthenticator
+from tests.auth_stub import SharedSecretAuthenticator
 from connector.dsp import schemas
 from identity.keys import KeyPair
 
