@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import socket
-import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connector.config import settings_data, validation_problems
 from identity.authority import Authority, AuthorityError, UnknownCredential, base_url_for, read_state
 from identity.did.did_web import did_web_from_url, did_web_to_url
 from identity.did.errors import DidError
@@ -132,34 +132,12 @@ def load_authority_settings(path: str | os.PathLike[str] | None, env: Mapping[st
     """`[authority]` from a TOML file, then `KAKEHASHI_AUTHORITY_*` overrides; relative paths are
     relative to the file."""
     env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    base = Path(".")
-    if path is not None:
-        file = Path(path)
-        try:
-            raw = tomllib.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise AuthorityConfigError(f"cannot read config {file}: {exc.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise AuthorityConfigError(f"config {file} is not valid TOML: {exc}") from None
-        table = raw.get("authority", raw)
-        if not isinstance(table, dict):
-            raise AuthorityConfigError(f"config {file}: [authority] must be a table")
-        data.update(table)
-        base = file.parent
-    for name, info in AuthoritySettings.model_fields.items():
-        key = ENV_PREFIX + name.upper()
-        if key in env:
-            raw_value = env[key]
-            data[name] = raw_value.strip().lower() in ("1", "true", "yes", "on") if info.annotation is bool else raw_value
-    for key in ("key_file", "state_file"):
-        if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
-            data[key] = str(base / data[key])
+    data, _base = settings_data(path, env, table="authority", model=AuthoritySettings, prefix=ENV_PREFIX,
+                                error=AuthorityConfigError, path_keys=("key_file", "state_file"))
     try:
         return AuthoritySettings(**data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise AuthorityConfigError(f"invalid authority configuration: {problems}") from None
+        raise AuthorityConfigError(f"invalid authority configuration: {validation_problems(exc)}") from None
 
 
 # -- the application ----------------------------------------------------------------------

@@ -181,7 +181,7 @@ class Settings(BaseModel):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-def _coerce_env(name: str, raw: str, annotation: Any) -> Any:
+def _coerce_env(raw: str, annotation: Any) -> Any:
     text = str(annotation)
     if "bool" in text:
         return raw.strip().lower() in ("1", "true", "yes", "on")
@@ -190,32 +190,53 @@ def _coerce_env(name: str, raw: str, annotation: Any) -> Any:
     return raw
 
 
-def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read `[connector]` from a TOML file (if any), apply environment overrides, validate."""
-    env = os.environ if env is None else env
+def read_toml(file: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """The top level of a TOML file; an unreadable or invalid file raises ``error`` naming ``what``."""
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{what} is not valid TOML: {exc}") from None
+
+
+def settings_data(path: str | os.PathLike[str] | None, env: Mapping[str, str], *, table: str,
+                  model: type[BaseModel], prefix: str, error: type[Exception],
+                  path_keys: tuple[str, ...]) -> tuple[dict[str, Any], Path]:
+    """``[table]`` of a TOML file (or the whole file, or nothing without a file), then the
+    ``prefix + FIELD`` environment variables on top, with the ``path_keys`` made relative to
+    the file's folder. Returns the raw values and that folder, for ``model`` to validate."""
     data: dict[str, Any] = {}
     base = Path(".")
     if path is not None:
         file = Path(path)
-        try:
-            raw = tomllib.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {file}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config {file} is not valid TOML: {exc}") from exc
-        table = raw.get("connector", raw)
-        if not isinstance(table, dict):
-            raise ConfigError(f"config {file}: [connector] must be a table")
-        data.update(table)
+        raw = read_toml(file, error, f"config {file}")
+        section = raw.get(table, raw)
+        if not isinstance(section, dict):
+            raise error(f"config {file}: [{table}] must be a table")
+        data.update(section)
         base = file.parent
-    for field_name, info in Settings.model_fields.items():
-        key = ENV_PREFIX + field_name.upper()
+    for field_name, info in model.model_fields.items():
+        key = prefix + field_name.upper()
         if key in env:
-            data[field_name] = _coerce_env(field_name, env[key], info.annotation)
+            data[field_name] = _coerce_env(env[key], info.annotation)
     # Relative paths in a config file are relative to that file, as people expect.
-    for key in ("key_file", "trust_file", "did_bundle"):
+    for key in path_keys:
         if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
             data[key] = str(base / data[key])
+    return data, base
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field: message; field: message``."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors())
+
+
+def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read `[connector]` from a TOML file (if any), apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    data, base = settings_data(path, env, table="connector", model=Settings, prefix=ENV_PREFIX, error=ConfigError,
+                               path_keys=("key_file", "trust_file", "did_bundle"))
     if isinstance(data.get("credential_files"), (list, tuple)):
         data["credential_files"] = tuple(
             str(base / p) if not Path(p).is_absolute() else p for p in data["credential_files"]
@@ -228,7 +249,4 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str] | 
     try:
         return Settings(**data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        raise ConfigError(f"invalid configuration: {validation_problems(exc)}") from None

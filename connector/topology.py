@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,13 +141,10 @@ def _entries(raw: dict[str, Any], table: str, allowed: set[str], source: Path) -
 
 def load_spec(path: str | os.PathLike[str]) -> TopologySpec:
     """Read a launcher config (`[topology]`, `[[authority]]`, `[[connector]]`); see compose/topology.toml."""
+    from .config import read_toml
+
     source = Path(path)
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TopologyError(f"cannot read {source}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TopologyError(f"{source} is not valid TOML: {exc}") from None
+    raw = read_toml(source, TopologyError, str(source))
     top = raw.get("topology", {})
     unknown = sorted(set(top) - _TOPOLOGY_KEYS) if isinstance(top, dict) else ["(not a table)"]
     if unknown:
