@@ -44,6 +44,7 @@ from identity.did.did_web import credential_service, data_service, did_web_docum
 from identity.did.document import DidDocument
 from identity.did.resolver import DidResolver
 from identity.errors import IdentityError
+from identity.files import read_limited_text
 from identity.jose import JoseError, split_jwt
 from identity.keys import KeyPair
 
@@ -63,16 +64,7 @@ class CredentialFileError(ValueError):
 def load_credential_file(path: str | Path) -> dict[str, Any] | str:
     """A compact vc+jwt (one line) or a JSON credential (DI-secured or enveloped)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise CredentialFileError(f"cannot read credential file {p}: {exc.strerror}") from None
-    if len(raw) > MAX_CREDENTIAL_FILE_BYTES:
-        raise CredentialFileError(f"credential file {p} is larger than {MAX_CREDENTIAL_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise CredentialFileError(f"credential file {p} is not UTF-8 text") from None
+    text = read_limited_text(p, "credential file", MAX_CREDENTIAL_FILE_BYTES, CredentialFileError).strip()
     if text.startswith("{"):
         try:
             doc = json.loads(text)

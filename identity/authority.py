@@ -33,6 +33,7 @@ from identity.did.did_web import credential_service, data_service, did_web_docum
 from identity.did.document import DidDocument, Service
 from identity.did.errors import DidError
 from identity.errors import IdentityError
+from identity.files import read_limited
 from identity.keys import KeyPair
 from identity.status import StatusError, StatusList, status_entry, status_list_credential
 from identity.trust import TrustList, TrustStore
@@ -269,12 +270,7 @@ class Authority:
 
 def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise AuthorityError(f"cannot read authority state {p}: {exc.strerror}") from None
-    if len(raw) > MAX_STATE_BYTES:
-        raise AuthorityError(f"authority state {p} is larger than {MAX_STATE_BYTES} bytes")
+    raw = read_limited(p, "authority state", MAX_STATE_BYTES, AuthorityError)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

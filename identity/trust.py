@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from identity.errors import IdentityError
+from identity.files import read_limited_text
 
 MAX_TRUST_FILE_BYTES = 1024 * 1024
 
@@ -185,17 +186,9 @@ class TrustStore:
     def load(cls, path: str | Path) -> TrustStore:
         """Read a trust list file: `.toml` as TOML, anything else as JSON."""
         p = Path(path)
+        text = read_limited_text(p, "trust list", MAX_TRUST_FILE_BYTES, TrustError)
         try:
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise TrustError(f"cannot read trust list {p}: {exc.strerror}") from None
-        if len(raw) > MAX_TRUST_FILE_BYTES:
-            raise TrustError(f"trust list {p} is larger than {MAX_TRUST_FILE_BYTES} bytes")
-        try:
-            text = raw.decode("utf-8")
             data: Any = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-        except UnicodeDecodeError:
-            raise TrustError(f"trust list {p} is not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise TrustError(f"trust list {p} is not valid TOML: {exc}") from None
         except json.JSONDecodeError as exc:

@@ -25,6 +25,7 @@ from identity.did.did_web import did_web_to_url
 from identity.did.document import DidDocument, Relationship, split_did_url
 from identity.did.errors import DidError, DidResolutionError
 from identity.did.http import FetchError, fetch_json
+from identity.files import read_limited_text
 from identity.keys import PublicKey
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
@@ -32,12 +33,7 @@ MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
 def load_did_bundle(path: str | Path) -> dict[str, DidDocument]:
     """Read an auditor's offline bundle `{did: document}`; every entry is checked."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DidError(f"cannot read DID bundle {path}: {exc.strerror}") from None
-    if len(text) > MAX_BUNDLE_BYTES:
-        raise DidError(f"DID bundle {path} is larger than {MAX_BUNDLE_BYTES} bytes")
+    text = read_limited_text(Path(path), "DID bundle", MAX_BUNDLE_BYTES, DidError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
