@@ -32,6 +32,7 @@ SCOPE_EVENTS = "events:write"
 SCOPE_VC = "footprint:vc"
 DEFAULT_SCOPES = frozenset({SCOPE_LIST, SCOPE_READ, SCOPE_EVENTS})
 MAX_TOKEN_LENGTH = 8192
+MAX_CACHED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class ClientCredentialsAuth:
     Tokens are HS256 (shared ``secret``) or EdDSA (Ed25519 ``private_key``), bound to
     ``audience``, expire after ``ttl`` seconds. Client secrets are kept as SHA-256 digests
     (they are random, high-entropy strings; see :func:`new_client_secret`).
+
+    A token that passed the full check is remembered (by its exact string, at most
+    ``cache_size`` of them, oldest dropped first) with its expiry and the client record it
+    was checked against: until it expires, and while that client's registration is the
+    same, a repeated request skips the JWT decode. Anything else takes the full check.
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class ClientCredentialsAuth:
         private_key: Ed25519PrivateKey | None = None,
         ttl: int = 3600,
         leeway: int = 5,
+        cache_size: int = MAX_CACHED_TOKENS,
     ) -> None:
         if private_key is not None:
             self._alg, self._sign_key, self._verify_key = "EdDSA", private_key, private_key.public_key()
@@ -120,10 +127,17 @@ class ClientCredentialsAuth:
             self._alg, self._sign_key, self._verify_key = "HS256", key, key
         self.audience, self.issuer, self.ttl, self.leeway = audience, issuer, ttl, leeway
         self._clients: dict[str, ClientRecord] = {}
+        self._cache_size = cache_size
+        # token -> (valid while time.time() < this, the client record, the principal)
+        self._verified: dict[str, tuple[float, ClientRecord, Principal]] = {}
 
     @property
     def algorithm(self) -> str:
         return self._alg
+
+    def unregister_client(self, client_id: str) -> None:
+        """Forget a client: its tokens stop working at once."""
+        self._clients.pop(client_id, None)
 
     def register_client(
         self,
@@ -173,6 +187,15 @@ class ClientCredentialsAuth:
     async def authenticate(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_LENGTH:
             raise PactError(ErrorKind.BAD_REQUEST, "invalid access token (too long)")
+        hit = self._verified.get(token)
+        if hit is not None:
+            until, record, principal = hit
+            if time.time() < until and self._clients.get(principal.subject) is record:
+                return principal
+            del self._verified[token]  # expired or client re-registered: the full check decides
+        return self._check(token)
+
+    def _check(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,
@@ -193,7 +216,14 @@ class ClientCredentialsAuth:
         if record is None:
             raise PactError(ErrorKind.ACCESS_DENIED, "client of this token is no longer registered")
         scopes = frozenset(str(claims.get("scope", "")).split()) & record.scopes
-        return Principal(claims["sub"], scopes, record.footprint_ids, None, record.signed_delivery, "client")
+        principal = Principal(claims["sub"], scopes, record.footprint_ids, None, record.signed_delivery, "client")
+        exp = claims["exp"]
+        if self._cache_size > 0 and isinstance(exp, (int, float)) and not isinstance(exp, bool):
+            # PyJWT accepts the token while exp > now - leeway
+            if len(self._verified) >= self._cache_size:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (float(exp) + self.leeway, record, principal)
+        return principal
 
     def discovery(self) -> dict[str, Any]:
         scopes = sorted({s for c in self._clients.values() for s in c.scopes} | DEFAULT_SCOPES)

@@ -21,6 +21,7 @@ from .errors import bad_request
 
 MIN_TTL_S = 180
 MAX_CURSOR_LENGTH = 8192
+MAX_CACHED_CURSORS = 4096
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,37 @@ class CursorCodec:
             raise ValueError(f"pagination links must stay valid for at least {MIN_TTL_S} s, got {ttl}")
         self._key = key or os.urandom(32)
         self.ttl = ttl
+        # links served again and again (a busy first pages, pollers): the encoded cursor per
+        # (cursor, expiry second) and the checked cursor per token; both bounded, both
+        # holding only what the full code path produced or accepted
+        self._encoded: dict[tuple[Any, ...], str] = {}
+        self._decoded: dict[str, tuple[Cursor, float]] = {}
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
 
     def encode(self, cursor: Cursor, *, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + self.ttl)
-        body = [cursor.version, cursor.after, cursor.limit, cursor.query, cursor.fmt, expires]
+        query = cursor.query
+        key = None
+        if query.__class__ is str:
+            key = (cursor.version, cursor.after, cursor.limit, query, cursor.fmt, expires)
+            if (hit := self._encoded.get(key)) is not None:
+                return hit
+        body = [cursor.version, cursor.after, cursor.limit, query, cursor.fmt, expires]
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        token = f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        if key is not None:
+            if len(self._encoded) >= MAX_CACHED_CURSORS:
+                self._encoded.clear()
+            self._encoded[key] = token
+        return token
 
     def decode(self, token: str, *, version: str, now: float | None = None) -> Cursor:
         """The cursor in ``token``; BadRequest when forged, damaged, expired or for another version."""
+        hit = self._decoded.get(token)
+        if hit is not None and (now if now is not None else time.time()) <= hit[1] and hit[0].version == version:
+            return hit[0]
         if len(token) > MAX_CURSOR_LENGTH or token.count(".") != 1:
             raise bad_request("pagination cursor is malformed")
         head, tag = token.split(".")
@@ -75,4 +95,9 @@ class CursorCodec:
             raise bad_request("pagination link has expired; start the listing again")
         if cur_version != version:
             raise bad_request(f"pagination cursor belongs to the v{cur_version} API, not v{version}")
-        return Cursor(cur_version, after, int(limit), query, fmt)
+        cursor = Cursor(cur_version, after, int(limit), query, fmt)
+        if query.__class__ is str and expires.__class__ in (int, float):  # immutable: safe to share
+            if len(self._decoded) >= MAX_CACHED_CURSORS:
+                del self._decoded[next(iter(self._decoded))]
+            self._decoded[token] = (cursor, expires)
+        return cursor

@@ -45,6 +45,7 @@ from .signing import (
     VC_MEDIA_TYPE,
     CredentialRenderer,
     DetachedJws,
+    Page,
     RenderCache,
     Signer,
     content_digest,
@@ -55,6 +56,7 @@ from .source import Entry, Footprint, FootprintSource, Predicate
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAGE = 1000
+PAGES_SEEN = 16_384  # page keys (hashes) remembered for the page cache's admission
 MAX_REQUEST_MATCHES = 1000
 
 
@@ -100,6 +102,8 @@ class PactHost:
         plain_cache_bytes: int = 16 * 1024 * 1024,
         sign_executor: Executor | None = None,
         sign_workers: int = 2,
+        page_cache_bytes: int = 16 * 1024 * 1024,
+        page_cache_size: int = 1_000,
     ) -> None:
         self.source, self.auth, self.events = source, auth, events
         self.partners = partners or StaticPartners()
@@ -118,6 +122,16 @@ class PactHost:
         # stored in a form other than the one served (e.g. inside a VC)
         self.plain_cache = RenderCache(v3_cache_size, plain_cache_bytes) if v3_cache_size > 0 else None
         self._has_entries = callable(getattr(source, "entries", None)) and callable(getattr(source, "get_entry", None))
+        self._has_listing = callable(getattr(source, "listing", None)) and callable(getattr(source, "entry_from_row", None))
+        # whole ListFootprints bodies (+ Content-Digest, + JWS) by the page's version keys:
+        # a page whose footprints have not changed is served without rendering a thing
+        self.page_cache = (
+            RenderCache(page_cache_size, page_cache_bytes, sizeof=Page.size)
+            if page_cache_bytes > 0 and page_cache_size > 0 else None
+        )
+        # admission: a page enters the cache on its second rendering, so a partner crawling
+        # every page once (the usual PACT pattern) does not flush the pages others repeat
+        self._pages_seen: dict[int, None] = {}
         self._session = session
         self._own_session = session is None
         self.sender: EventSender | None = None
@@ -266,6 +280,69 @@ class PactHost:
                     cache.put(key, rendered)
         return out
 
+    def _page_cacheable(self, version: ApiVersion, fmt: str) -> bool:
+        """Whether whole pages in this rendering may be cached: only where each item's
+        rendering is itself cached by its entry key (so a page cache changes nothing but
+        speed), i.e. not for signing on the fly (VC cache off) or uncached plain renderings."""
+        if self.page_cache is None:
+            return False
+        if fmt == "vc":
+            return self.renderer is not None and self.renderer.cache is not None
+        return version == "2" or self.plain_cache is not None
+
+    async def list_page(
+        self, version: ApiVersion, fmt: str, *, after: str | None, limit: int, where: Predicate | None,
+        ids: Collection[str] | None,
+    ) -> tuple[Page, bool, str | None]:
+        """One ``ListFootprints`` page: (the page, whether more follow, the last id on it).
+
+        With the page cache, the listing is read as key rows only (no documents, no
+        entries) when the source offers it and nothing filters on content; the page is
+        served from the cache when the same footprints, in the same stored versions, make
+        it up in the same rendering (version, format). Otherwise it is rendered and, when
+        every item on it came from the store (v2 JSON) or a rendering cache, cached."""
+        cache = self.page_cache if self._page_cacheable(version, fmt) else None
+        key: tuple[Any, ...] | None = None
+        items: list[Entry]
+        if cache is not None and where is None and self._has_listing:
+            rows = await self.source.listing(after=after, limit=limit + 1, ids=ids)  # type: ignore[attr-defined]
+        else:
+            rows = None
+        if rows is not None:
+            more = len(rows) > limit
+            rows = rows[:limit]
+            last = rows[-1][0] if rows else None
+            key = (version, fmt, tuple(rows))
+            if (hit := cache.get(key)) is not None:  # type: ignore[union-attr]
+                return hit, more, last
+            entry_from_row = self.source.entry_from_row  # type: ignore[attr-defined]
+            items = [entry_from_row(r) for r in rows]
+        else:
+            # v2 plain JSON is served from the stored documents; other renderings are cached
+            # by the listing's keys, so the listing needs documents only for cache misses
+            items = await self.entries(after=after, limit=limit + 1, where=where, ids=ids,
+                                       documents=fmt == "json" and version == "2")
+            more = len(items) > limit
+            items = items[:limit]
+            last = items[-1].id if items else None
+            if cache is not None and (fmt != "json" or version != "2" or all(e.raw is not None for e in items)):
+                key = (version, fmt, tuple(e.key for e in items))
+                if (hit := cache.get(key)) is not None:
+                    return hit, more, last
+        parts = [r for r in await self.render_entries(version, fmt, items) if r is not None]
+        body = b'{"data":[' + b",".join(parts) + b"]}"
+        page = Page(body, content_digest(body), self.body_signer.sign(body) if self.body_signer else None,
+                    len(items) if key is not None else 0)
+        if key is not None:
+            seen, h = self._pages_seen, hash(key)
+            if h in seen:
+                cache.put(key, page)  # type: ignore[union-attr]
+            else:
+                if len(seen) >= PAGES_SEEN:
+                    del seen[next(iter(seen))]
+                seen[h] = None
+        return page, more, last
+
     async def render(self, version: ApiVersion, fmt: str, fp: Footprint | Entry) -> bytes | None:
         entry = fp if isinstance(fp, Entry) else Entry.of(fp)
         return (await self.render_entries(version, fmt, [entry]))[0]
@@ -285,10 +362,18 @@ class PactHost:
                 raise PactError(ErrorKind.ACCESS_DENIED, f"token lacks scope {SCOPE_VC!r} for signed delivery")
         return asked
 
-    def respond_json(self, body: bytes, *, headers: dict[str, str] | None = None) -> web.Response:
-        out = {"Content-Digest": content_digest(body)}
-        if self.body_signer is not None:
-            out[SIGNATURE_HEADER] = self.body_signer.sign(body)
+    def respond_json(self, body: bytes, *, headers: dict[str, str] | None = None, page: Page | None = None) -> web.Response:
+        """A JSON response with ``Content-Digest`` (and ``JWS-Signature``); ``page``: a
+        rendered page whose digest and signature are already known (``body`` unused)."""
+        if page is not None:
+            body = page.body
+            out = {"Content-Digest": page.digest}
+            if page.signature is not None:
+                out[SIGNATURE_HEADER] = page.signature
+        else:
+            out = {"Content-Digest": content_digest(body)}
+            if self.body_signer is not None:
+                out[SIGNATURE_HEADER] = self.body_signer.sign(body)
         if headers:
             out.update(headers)
         return web.Response(body=body, content_type="application/json", charset="utf-8", headers=out)
@@ -420,22 +505,16 @@ def _routes(version: ApiVersion) -> list[web.RouteDef]:
         else:
             criteria = V3Criteria.from_pairs(query)
             where = criteria.matches if criteria else None
-        # v2 plain JSON is served from the stored documents; other renderings are cached
-        # by the listing's keys, so the listing needs documents only for cache misses
-        items = await host.entries(after=after, limit=limit + 1, where=where, ids=principal.footprint_ids,
-                                   documents=fmt == "json" and version == "2")
-        more = len(items) > limit
-        items = items[:limit]
-        parts = [r for r in await host.render_entries(version, fmt, items) if r is not None]
-        body = b'{"data":[' + b",".join(parts) + b"]}"
+        page, more, last = await host.list_page(version, fmt, after=after, limit=limit, where=where,
+                                                ids=principal.footprint_ids)
         headers = {}
-        if more and items:
-            next_cursor = host.cursors.encode(Cursor(version, items[-1].id, limit, query, fmt))
+        if more and last is not None:
+            next_cursor = host.cursors.encode(Cursor(version, last, limit, query, fmt))
             base = host.base_url(request, f"/{version}/footprints")
-            url = request.url.with_query({"limit": str(limit), "cursor": next_cursor})
-            link = f"{base}/{version}/footprints?{url.raw_query_string}"
+            # the cursor is base64url text and a dot: nothing in this query needs escaping
+            link = f"{base}/{version}/footprints?limit={limit}&cursor={next_cursor}"
             headers["Link"] = f'<{link}>; rel="next"'
-        return host.respond_json(body, headers=headers)
+        return host.respond_json(b"", headers=headers, page=page)
 
     async def _load(request: web.Request, host: PactHost, principal: Principal) -> Entry:
         fid = request.match_info["id"]
@@ -528,6 +607,8 @@ def create_pact_app(
     plain_cache_bytes: int = 16 * 1024 * 1024,
     sign_executor: Executor | None = None,
     sign_workers: int = 2,
+    page_cache_bytes: int = 16 * 1024 * 1024,
+    page_cache_size: int = 1_000,
 ) -> web.Application:
     """A PACT v2.3 + v3.0 host, mountable (``app.add_subapp('/api/pact', ...)``) or standalone.
 
@@ -541,6 +622,10 @@ def create_pact_app(
     for signed credentials, ``v3_cache_size``/``plain_cache_bytes`` for plain renderings
     that need a decode (v3 mappings, v2 bodies stored inside VCs). ``sign_executor``
     (with ``sign_workers`` batches per page) runs a synchronous signer off the event loop.
+    ``page_cache_bytes``/``page_cache_size`` bound the cache of whole ``ListFootprints``
+    bodies (with their digests), keyed by the page's footprint ids and stored versions and
+    the rendering; 0 turns it off. Pages are cached only in renderings whose items are
+    cached anyway (never when signing on the fly).
     """
     if not base_url_from_request and not public_base_url:
         raise ValueError("public_base_url is required when base_url_from_request is False")
@@ -565,6 +650,8 @@ def create_pact_app(
         plain_cache_bytes=plain_cache_bytes,
         sign_executor=sign_executor,
         sign_workers=sign_workers,
+        page_cache_bytes=page_cache_bytes,
+        page_cache_size=page_cache_size,
     )
     app = web.Application(middlewares=[_errors])
     app[PACT_HOST] = host

@@ -20,7 +20,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -39,17 +39,20 @@ def cache_key(api_version: str, footprint_v2: dict[str, Any]) -> tuple[str, str,
 
 
 class RenderCache:
-    """A bounded LRU of rendered (serialised) documents, bounded by count and by bytes."""
+    """A bounded LRU of rendered (serialised) documents, bounded by count and by bytes
+    (``sizeof`` of each value, its length by default)."""
 
-    def __init__(self, maxsize: int = 20_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, maxsize: int = 20_000, max_bytes: int = 64 * 1024 * 1024,
+                 sizeof: Callable[[Any], int] = len) -> None:
         self.maxsize = maxsize
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._sizeof = sizeof
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> Any:
         value = self._items.get(key)
         if value is None:
             self.misses += 1
@@ -58,20 +61,39 @@ class RenderCache:
         self.hits += 1
         return value
 
-    def put(self, key: Hashable, value: bytes) -> None:
-        if len(value) > self.max_bytes or self.maxsize <= 0:
+    def put(self, key: Hashable, value: Any) -> None:
+        size = self._sizeof(value)
+        if size > self.max_bytes or self.maxsize <= 0:
             return
         old = self._items.pop(key, None)
         if old is not None:
-            self.nbytes -= len(old)
+            self.nbytes -= self._sizeof(old)
         self._items[key] = value
-        self.nbytes += len(value)
+        self.nbytes += size
         while len(self._items) > self.maxsize or self.nbytes > self.max_bytes:
             _, dropped = self._items.popitem(last=False)
-            self.nbytes -= len(dropped)
+            self.nbytes -= self._sizeof(dropped)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.nbytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Page(NamedTuple):
+    """A rendered ``ListFootprints`` body with its ``Content-Digest`` (and detached JWS)."""
+
+    body: bytes
+    digest: str
+    signature: str | None
+    #: rows in the page's cache key (each row's key tuple is kept with the entry)
+    rows: int = 0
+
+    def size(self) -> int:
+        """Bytes charged to a page cache: the body, plus an estimate for the key's rows."""
+        return len(self.body) + 256 * self.rows + 256
 
 
 def _sign_all(signer: Signer, bodies: list[dict[str, Any]]) -> list[bytes]:

@@ -334,6 +334,41 @@ class StoreFootprintSource:
             return Entry.of(fp) if fp is not None else None
         return (await self.documents([footprint_id])).get(footprint_id)
 
+    async def listing(
+        self, *, after: str | None, limit: int, ids: Collection[str] | None = None
+    ) -> list[tuple[Any, ...]] | None:
+        """The unfiltered listing as its key rows ``(id, version, updated, sha256)``, no
+        documents and no :class:`Entry` objects (None without a database handle).
+
+        The rows are what identifies each listed footprint's stored version, so a page
+        of them is the cache key of the rendered page (the host's page cache); entries
+        for a miss come from :meth:`entry_from_row`. Same order and scoping (``ids``) as
+        :meth:`entries` with ``where=None``."""
+        if self._db is None:
+            return None
+        if ids is None:  # one query, rows as they come (sqlite3 gives tuples already)
+            rows = await self._rows(after, limit, False)
+            return rows if all(r.__class__ is tuple for r in rows) else [tuple(r) for r in rows]
+        out: list[tuple[Any, ...]] = []
+        cursor = after
+        while len(out) < limit:
+            size = max(self._batch, limit + 1)
+            rows = await self._rows(cursor, size, False)
+            for row in rows:
+                cursor = row[0]
+                if ids is not None and cursor not in ids:
+                    continue
+                out.append(row if row.__class__ is tuple else tuple(row))
+                if len(out) >= limit:
+                    return out
+            if len(rows) < size:
+                break
+        return out
+
+    def entry_from_row(self, row: tuple[Any, ...]) -> Entry:
+        """The (unloaded) entry for a :meth:`listing` row."""
+        return self._entry(row)
+
     async def entries(
         self,
         *,
@@ -367,6 +402,9 @@ class StoreFootprintSource:
         return out
 
 
+READ_CACHE_KIB = 8192
+
+
 def _readonly_sqlite(database: str | None) -> sqlite3.Connection | None:
     """A read-only, autocommit connection to a SQLite database file (None for in-memory)."""
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -374,6 +412,10 @@ def _readonly_sqlite(database: str | None) -> sqlite3.Connection | None:
     uri = f"file:{urllib.parse.quote(os.path.abspath(database))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=5000")
+    # Room for the pages a busy host lists again and again (the key columns of a page of
+    # 100 footprints sit behind each row's ~2-3 KiB document, so ~2.5 MB per 1,000
+    # footprints): the default 2 MB cache would re-read them from the OS on every request.
+    conn.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
     return conn
 
 

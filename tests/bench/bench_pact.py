@@ -2,7 +2,8 @@
 
 Measures, in one process on loopback (client and server share the loop):
   * pre-rendered: the same signed-page bytes served by a bare aiohttp handler (baseline)
-  * signed pages, signatures cached (eddsa-jcs-2022 VCs, the host's VC cache warm)
+  * signed pages, signatures cached (eddsa-jcs-2022 VCs, the host's VC cache warm): whole
+    pages from the host's page cache, and with the page cache off (per-VC cache only)
   * signed pages, signing on the fly (VC cache disabled): inline, and with the signing
     batches handed to a 2-thread pool and to a 2-process pool
   * plain PACT JSON pages (reference)
@@ -171,6 +172,8 @@ async def main_async() -> None:
     key = os.urandom(32)  # shared cursor key: links from one app work on the other (like replicas)
     apps = {
         "cached": create_pact_app(source, auth, signer=signer, vc_cache_size=20_000, cursor_key=key),
+        "cached_vc": create_pact_app(source, auth, signer=signer, vc_cache_size=20_000, cursor_key=key,
+                                     page_cache_bytes=0),
         "fly": create_pact_app(source, auth, signer=signer, vc_cache_size=0, cursor_key=key),
         "fly_threads": create_pact_app(source, auth, signer=signer, vc_cache_size=0, cursor_key=key,
                                        sign_executor=threads, sign_workers=2),
@@ -210,6 +213,8 @@ async def main_async() -> None:
         for u in vc_urls:  # warm the signature cache, and capture the exact bytes for the baseline
             async with session.get(u, headers=headers) as resp:
                 bodies.append(await resp.read())
+            async with session.get(u.replace(cached, base["cached_vc"]), headers=headers) as resp:
+                assert resp.status == 200 and abs(len(await resp.read()) - len(bodies[-1])) < 200  # warm its VC cache
         for u in vc_urls[:1]:  # every host signs the same bytes apart from proof time/value
             async with session.get(u.replace(cached, base["fly_procs"]), headers=headers) as resp:
                 assert resp.status == 200 and abs(len(await resp.read()) - len(bodies[0])) < 200
@@ -225,6 +230,7 @@ async def main_async() -> None:
         modes = [
             Mode("pre-rendered bytes", [f"http://127.0.0.1:{port_raw}/page/{n}" for n in range(len(bodies))], {}),
             Mode("signed, signatures cached", vc_urls, headers),
+            Mode("  ... page cache off", [u.replace(cached, base["cached_vc"]) for u in vc_urls], headers),
             Mode("signed, on the fly", [u.replace(cached, base["fly"]) for u in vc_urls], headers),
             Mode("  ... 2-thread pool", [u.replace(cached, base["fly_threads"]) for u in vc_urls], headers),
             Mode("  ... 2-process pool", [u.replace(cached, base["fly_procs"]) for u in vc_urls], headers),
@@ -248,7 +254,7 @@ async def main_async() -> None:
           f"plain page {modes[-1].size / 1024:.0f} KiB; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; {ROUNDS} interleaved rounds of {SLICE:.1f} s per mode")
     print(f"{'':28}{'pages/s':>9} {'ratio':>7}   {'CPU ms/page':>11} {'CPU ratio':>9}")
-    targets = {1: "  (target >= 0.5x)", 2: "  (target >= 0.1x)"}
+    targets = {1: "  (target >= 0.5x)", 3: "  (target >= 0.1x)"}
     for n, mode in enumerate(modes):
         ratio = mode.rps / base_mode.rps
         in_process = not mode.urls[0].startswith(base["fly_procs"])  # worker CPU is not ours to count
