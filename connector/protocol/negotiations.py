@@ -11,7 +11,6 @@ is then kicked, so a negotiation between two idle connectors runs at message spe
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,18 +32,18 @@ from ..dsp.messages import (
 )
 from ..dsp.states import Direction, NegState, Role
 from ..logs import bound
-from ..store import Agreement, ConcurrentUpdate, Negotiation, OutboxMessage, Store, utcnow
+from ..store import Agreement, Negotiation, OutboxMessage, Store, utcnow
 from ..store.errors import AlreadyExists
-from . import policy_port
+from . import policy_port, processes
 from .catalog import CatalogService
 from .client import PeerError, PeerResponse
 from .events import EventNotifier
 from .outbox import Envelope, OutboxSender
+from .processes import new_pid
 
 log = logging.getLogger(__name__)
 
 KIND = "negotiation"
-_CAS_RETRIES = 5
 
 
 @dataclass
@@ -58,10 +57,6 @@ class Plan:
     policy: Any = None
     asset_id: str = ""
     offer_id: str = ""
-
-
-def new_pid() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
 
 
 def ack_of(rec: Negotiation, state: NegState | None = None) -> ContractNegotiation:
@@ -85,9 +80,7 @@ class NegotiationManager:
     # ------------------------------------------------------------------ helpers
 
     async def _enqueue(self, tx: Store, rec: Negotiation, message: DspMessage, path: str) -> None:
-        envelope = Envelope(KIND, rec.counter_party_id, message.to_dict(), path)
-        await self.outbox.enqueue(tx, OutboxMessage(id=new_pid(), process_id=rec.id,
-                                                    target_url=rec.counter_party_address, payload=envelope.to_json()))
+        await processes.enqueue(self.outbox, tx, KIND, rec, message, path)
 
     def _peer_path(self, rec: Negotiation, suffix: str) -> str:
         """Where the peer takes a message about this negotiation (pids filled in at send time)."""
@@ -101,28 +94,14 @@ class NegotiationManager:
         await self._enqueue(tx, rec, message, path)
         return new
 
-    def _committed(self, before: str, rec: Negotiation) -> None:
-        """After a commit: tell subscribers about a state change."""
-        if before != rec.state:
-            self._on_transition(KIND, rec.state)
-            self.events.negotiation_changed(rec)
+    def _changed(self, rec: Negotiation) -> None:
+        """After a commit that changed the state: tell subscribers."""
+        self._on_transition(KIND, rec.state)
+        self.events.negotiation_changed(rec)
 
     async def _in_tx(self, work: Callable[[Store], Awaitable[tuple[Negotiation | None, str, Any]]]) -> Any:
         """Run ``work`` in a transaction, retried when a replica updated the row first."""
-        for attempt in range(_CAS_RETRIES):
-            try:
-                with self.outbox.collecting() as queued:
-                    async with self.store.transaction() as tx:
-                        rec, before, result = await work(tx)
-            except ConcurrentUpdate:
-                if attempt == _CAS_RETRIES - 1:
-                    raise ProtocolError(409, "Conflict", "the negotiation changed concurrently; retry") from None
-                continue
-            self.outbox.dispatch(queued)  # send what we queued, now that it is committed
-            if rec is not None:
-                self._committed(before, rec)
-            return result
-        raise AssertionError("unreachable")
+        return await processes.run_in_tx(self.store, self.outbox, work, what="negotiation", changed=self._changed)
 
     # ------------------------------------------------------------------ consumer: start, accept, terminate
 
@@ -190,17 +169,8 @@ class NegotiationManager:
     # ------------------------------------------------------------------ receiving
 
     async def find_for_caller(self, tx: Store, caller: Caller, pid: str, role: Role | None) -> Negotiation:
-        """The negotiation ``pid`` names (our provider or consumer pid) if ``caller`` is its peer.
-
-        Unknown and not-yours look the same to the caller (404), so existence is not leaked.
-        """
-        rec = None
-        if role in (None, Role.PROVIDER):
-            rec = await tx.negotiations.find_by_pid(Role.PROVIDER.value, provider_pid=pid)
-        if rec is None and role in (None, Role.CONSUMER):
-            rec = await tx.negotiations.find_by_pid(Role.CONSUMER.value, consumer_pid=pid)
-        if rec is None or rec.counter_party_id != caller.participant_id:
-            raise ProtocolError(404, "NotFound", f"no contract negotiation {pid!r} with you")
+        """The negotiation ``pid`` names if ``caller`` is its peer (else 404, see processes)."""
+        rec: Negotiation = await processes.find_for_caller(tx.negotiations, caller, pid, role, "contract negotiation")
         return rec
 
     @staticmethod
@@ -435,34 +405,11 @@ class NegotiationManager:
     # ------------------------------------------------------------------ outbox hooks
 
     async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
-        message = dict(envelope.message)
-        if "{" not in envelope.path and not any(v in ("{consumerPid}", "{providerPid}") for v in message.values()):
-            return row.target_url.rstrip("/") + envelope.path, message  # fully addressed when queued
-        rec = await self.store.negotiations.get(row.process_id)
-        if rec is None:
-            return None
-        pids = {"{consumerPid}": rec.consumer_pid, "{providerPid}": rec.provider_pid}
-        path = envelope.path
-        for placeholder, value in pids.items():
-            if placeholder in path or placeholder in message.values():
-                if not value:
-                    return None  # the peer never learned of this process; nothing to address
-                path = path.replace(placeholder, value)
-                message = {k: (value if v == placeholder else v) for k, v in message.items()}
-        return row.target_url.rstrip("/") + path, message
+        return await processes.render(self.store.negotiations, row, envelope)
 
     async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
-        """The provider's ACK to our request names its providerPid: remember it (in the
-        transaction that marks the request sent; a CAS conflict retries that transaction)."""
-        if envelope.message.get("@type") != "ContractRequestMessage" or not isinstance(response.body, dict):
-            return
-        provider_pid = response.body.get("providerPid")
-        if not isinstance(provider_pid, str):
-            return
-        rec = await tx.negotiations.get(row.process_id)
-        if rec is None or rec.provider_pid:
-            return
-        await tx.negotiations.update(replace(rec, provider_pid=provider_pid))
+        """The provider's ACK to our request names its providerPid: remember it."""
+        await processes.remember_provider_pid(tx.negotiations, row, envelope, response, "ContractRequestMessage")
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         reasons = "; ".join(error.peer_reasons())

@@ -28,20 +28,20 @@ from ..dsp.messages import (
 )
 from ..dsp.states import Direction, NegState, Role, TransferState
 from ..logs import bound
-from ..store import ConcurrentUpdate, Edr, OutboxMessage, Store, Transfer
+from ..store import Edr, OutboxMessage, Store, Transfer
 from ..store.errors import AlreadyExists
+from . import processes
 from .client import PeerError, PeerResponse
 from .edr import HTTP_ENDPOINT_TYPE, EdrTokens, consumer_edr
 from .events import EventNotifier
-from .negotiations import new_pid
 from .outbox import Envelope, OutboxSender
+from .processes import new_pid
 
 log = logging.getLogger(__name__)
 
 KIND = "transfer"
 PULL = "HttpData-PULL"
 SUPPORTED_FORMATS = frozenset({PULL, "HttpData-PULL-v3", "HttpData-PULL-v2"})
-_CAS_RETRIES = 5
 
 
 def ack_of(rec: Transfer, state: TransferState | None = None) -> TransferProcess:
@@ -66,9 +66,7 @@ class TransferManager:
     # ------------------------------------------------------------------ helpers (as in negotiations)
 
     async def _enqueue(self, tx: Store, rec: Transfer, message: DspMessage, path: str) -> None:
-        envelope = Envelope(KIND, rec.counter_party_id, message.to_dict(), path)
-        await self.outbox.enqueue(tx, OutboxMessage(id=new_pid(), process_id=rec.id,
-                                                    target_url=rec.counter_party_address, payload=envelope.to_json()))
+        await processes.enqueue(self.outbox, tx, KIND, rec, message, path)
 
     @staticmethod
     def _peer_path(rec: Transfer, suffix: str) -> str:
@@ -80,23 +78,12 @@ class TransferManager:
         await self._enqueue(tx, rec, message, self._peer_path(rec, suffix))
         return new
 
+    def _changed(self, rec: Transfer) -> None:
+        self._on_transition(KIND, rec.state)
+        self.events.transfer_changed(rec)
+
     async def _in_tx(self, work: Callable[[Store], Awaitable[tuple[Transfer | None, str, Any]]]) -> Any:
-        for attempt in range(_CAS_RETRIES):
-            try:
-                with self.outbox.collecting() as queued:
-                    async with self.store.transaction() as tx:
-                        rec, before, result = await work(tx)
-            except ConcurrentUpdate:
-                if attempt == _CAS_RETRIES - 1:
-                    raise ProtocolError(409, "Conflict", "the transfer changed concurrently; retry") from None
-                continue
-            self.outbox.dispatch(queued)  # send what we queued, now that it is committed
-            if rec is not None:
-                if before != rec.state:
-                    self._on_transition(KIND, rec.state)
-                    self.events.transfer_changed(rec)
-            return result
-        raise AssertionError("unreachable")
+        return await processes.run_in_tx(self.store, self.outbox, work, what="transfer", changed=self._changed)
 
     def _pids(self, rec: Transfer) -> dict[str, str]:
         return {"consumer_pid": rec.consumer_pid or "{consumerPid}", "provider_pid": rec.provider_pid or "{providerPid}"}
@@ -194,13 +181,7 @@ class TransferManager:
     # ------------------------------------------------------------------ receiving
 
     async def find_for_caller(self, tx: Store, caller: Caller, pid: str, role: Role | None) -> Transfer:
-        rec = None
-        if role in (None, Role.PROVIDER):
-            rec = await tx.transfers.find_by_pid(Role.PROVIDER.value, provider_pid=pid)
-        if rec is None and role in (None, Role.CONSUMER):
-            rec = await tx.transfers.find_by_pid(Role.CONSUMER.value, consumer_pid=pid)
-        if rec is None or rec.counter_party_id != caller.participant_id:
-            raise ProtocolError(404, "NotFound", f"no transfer process {pid!r} with you")
+        rec: Transfer = await processes.find_for_caller(tx.transfers, caller, pid, role, "transfer process")
         return rec
 
     async def peer_view(self, caller: Caller, pid: str) -> TransferProcess:
@@ -292,32 +273,11 @@ class TransferManager:
     # ------------------------------------------------------------------ outbox hooks
 
     async def render(self, row: OutboxMessage, envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
-        message = dict(envelope.message)
-        if "{" not in envelope.path and not any(v in ("{consumerPid}", "{providerPid}") for v in message.values()):
-            return row.target_url.rstrip("/") + envelope.path, message  # fully addressed when queued
-        rec = await self.store.transfers.get(row.process_id)
-        if rec is None:
-            return None
-        path = envelope.path
-        for placeholder, value in (("{consumerPid}", rec.consumer_pid), ("{providerPid}", rec.provider_pid)):
-            if placeholder in path or placeholder in message.values():
-                if not value:
-                    return None
-                path = path.replace(placeholder, value)
-                message = {k: (value if v == placeholder else v) for k, v in message.items()}
-        return row.target_url.rstrip("/") + path, message
+        return await processes.render(self.store.transfers, row, envelope)
 
     async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
-        """Remember the providerPid the provider's ACK names (see NegotiationManager.delivered)."""
-        if envelope.message.get("@type") != "TransferRequestMessage" or not isinstance(response.body, dict):
-            return
-        provider_pid = response.body.get("providerPid")
-        if not isinstance(provider_pid, str):
-            return
-        rec = await tx.transfers.get(row.process_id)
-        if rec is None or rec.provider_pid:
-            return
-        await tx.transfers.update(replace(rec, provider_pid=provider_pid))
+        """Remember the providerPid the provider's ACK names."""
+        await processes.remember_provider_pid(tx.transfers, row, envelope, response, "TransferRequestMessage")
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         detail = f"peer refused {envelope.message.get('@type')}: {'; '.join(error.peer_reasons())}"
