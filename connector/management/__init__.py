@@ -186,3 +186,35 @@ async def query_spec(request: web.Request) -> Any:
         return QuerySpec.from_json(body if isinstance(body, dict) else None)
     except InvalidQuery as exc:
         raise ManagementError(400, str(exc)) from None
+
+
+# -- the same answers for every stored resource (``repo`` is e.g. ``store.assets``; ``noun``
+# names the resource in messages, e.g. "contract definition") ------------------------------
+async def found(repo: Any, request: web.Request, noun: str) -> Any:
+    """The record ``{id}`` of the path names, or 404 ObjectNotFound."""
+    rec = await repo.get(request.match_info["id"])
+    if rec is None:
+        raise ManagementError(404, f"{noun} {request.match_info['id']!r} not found", type_="ObjectNotFound")
+    return rec
+
+
+async def created(repo: Any, rec: Any, noun: str) -> web.Response:
+    """Store a new ``rec`` and answer its IdResponse, or 409 ObjectConflict if the id is taken."""
+    from ..store import AlreadyExists
+
+    try:
+        stored = await repo.create(rec)
+    except AlreadyExists:
+        raise ManagementError(409, f"{noun} {rec.id!r} already exists", type_="ObjectConflict", path="@id") from None
+    return web.json_response(id_response(stored.id, stored.created_at))
+
+
+async def updated(repo: Any, rec: Any, noun: str, *, path: str | None = "@id") -> web.Response:
+    """Replace the stored ``rec`` (204), or 404 ObjectNotFound if there is none."""
+    from ..store import NotFound
+
+    try:
+        await repo.update(rec)
+    except NotFound:
+        raise ManagementError(404, f"{noun} {rec.id!r} not found", type_="ObjectNotFound", path=path) from None
+    return web.Response(status=204)

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from ..app import plane
-from ..store import AlreadyExists, Criterion, Document, NotFound, QuerySpec, criteria
+from ..store import Criterion, Document, QuerySpec, criteria
 from ..store.query import MAX_LIMIT
-from . import ManagementError, id_response, json_body, millis, query_spec, unprefix
+from . import ManagementError, created, found, json_body, millis, query_spec, unprefix, updated
 from .negotiations import run_query
 from .shapes import (
     check_type,
@@ -67,28 +67,17 @@ async def _document(request: web.Request, path_id: str | None = None) -> Documen
 
 async def create(request: web.Request) -> web.Response:
     doc = await _document(request)
-    try:
-        stored = await plane(request).store.assets.create(doc)
-    except AlreadyExists:
-        raise ManagementError(409, f"asset {doc.id!r} already exists", type_="ObjectConflict", path="@id") from None
-    return web.json_response(id_response(stored.id, stored.created_at))
+    return await created(plane(request).store.assets, doc, "asset")
 
 
 async def update(request: web.Request) -> web.Response:
     """``PUT /v3/assets`` (EDC) or ``PUT /v3/assets/{id}``: replace everything but ``createdAt``."""
     doc = await _document(request, request.match_info.get("id"))
-    try:
-        await plane(request).store.assets.update(doc)
-    except NotFound:
-        raise ManagementError(404, f"asset {doc.id!r} not found", type_="ObjectNotFound", path="@id") from None
-    return web.Response(status=204)
+    return await updated(plane(request).store.assets, doc, "asset")
 
 
 async def get(request: web.Request) -> web.Response:
-    doc = await plane(request).store.assets.get(request.match_info["id"])
-    if doc is None:
-        raise ManagementError(404, f"asset {request.match_info['id']!r} not found", type_="ObjectNotFound")
-    return web.json_response(asset_json(doc))
+    return web.json_response(asset_json(await found(plane(request).store.assets, request, "asset")))
 
 
 async def delete(request: web.Request) -> web.Response:

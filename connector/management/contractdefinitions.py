@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from ..app import plane
-from ..store import AlreadyExists, ContractDefinition, NotFound
-from . import ManagementError, id_response, json_body, millis, query_spec
+from ..store import ContractDefinition
+from . import ManagementError, created, found, json_body, millis, query_spec, updated
 from .negotiations import run_query
 from .shapes import (
     check_type,
@@ -58,30 +58,18 @@ async def _definition(request: web.Request, path_id: str | None = None) -> Contr
 
 async def create(request: web.Request) -> web.Response:
     rec = await _definition(request)
-    try:
-        stored = await plane(request).store.contract_defs.create(rec)
-    except AlreadyExists:
-        raise ManagementError(409, f"contract definition {rec.id!r} already exists", type_="ObjectConflict",
-                              path="@id") from None
-    return web.json_response(id_response(stored.id, stored.created_at))
+    return await created(plane(request).store.contract_defs, rec, "contract definition")
 
 
 async def update(request: web.Request) -> web.Response:
     """``PUT /v3/contractdefinitions`` (EDC) or ``PUT /v3/contractdefinitions/{id}``."""
     rec = await _definition(request, request.match_info.get("id"))
-    try:
-        await plane(request).store.contract_defs.update(rec)
-    except NotFound:
-        raise ManagementError(404, f"contract definition {rec.id!r} not found", type_="ObjectNotFound",
-                              path="@id") from None
-    return web.Response(status=204)
+    return await updated(plane(request).store.contract_defs, rec, "contract definition")
 
 
 async def get(request: web.Request) -> web.Response:
-    rec = await plane(request).store.contract_defs.get(request.match_info["id"])
-    if rec is None:
-        raise ManagementError(404, f"contract definition {request.match_info['id']!r} not found", type_="ObjectNotFound")
-    return web.json_response(definition_json(rec))
+    return web.json_response(definition_json(await found(plane(request).store.contract_defs, request,
+                                                         "contract definition")))
 
 
 async def delete(request: web.Request) -> web.Response:

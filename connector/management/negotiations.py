@@ -14,6 +14,7 @@ from . import (
     ManagementError,
     callback_addresses,
     edc_body,
+    found,
     id_response,
     json_body,
     millis,
@@ -110,9 +111,7 @@ async def initiate(request: web.Request) -> web.Response:
 
 
 async def _get(request: web.Request) -> Negotiation:
-    rec = await plane(request).store.negotiations.get(request.match_info["id"])
-    if rec is None:
-        raise ManagementError(404, f"contract negotiation {request.match_info['id']!r} not found", type_="ObjectNotFound")
+    rec: Negotiation = await found(plane(request).store.negotiations, request, "contract negotiation")
     return rec
 
 

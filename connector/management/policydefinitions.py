@@ -17,8 +17,8 @@ from policies.jsonld import EDC_CONTEXT as POLICY_CONTEXT
 from policies.jsonld import parse_policy, to_edc
 
 from ..app import plane
-from ..store import AlreadyExists, Document, NotFound
-from . import ManagementError, id_response, json_body, millis, query_spec, unprefix
+from ..store import Document
+from . import ManagementError, created, found, json_body, millis, query_spec, unprefix, updated
 from .negotiations import run_query
 from .shapes import check_type, compact, identifier, is_expanded, optional_object, path_id_matches
 
@@ -65,30 +65,18 @@ def _definition(raw: Any, path_id: str | None = None) -> Document:
 
 async def create(request: web.Request) -> web.Response:
     doc = _definition(await json_body(request))
-    try:
-        stored = await plane(request).store.policies.create(doc)
-    except AlreadyExists:
-        raise ManagementError(409, f"policy definition {doc.id!r} already exists", type_="ObjectConflict",
-                              path="@id") from None
-    return web.json_response(id_response(stored.id, stored.created_at))
+    return await created(plane(request).store.policies, doc, "policy definition")
 
 
 async def update(request: web.Request) -> web.Response:
     """``PUT /v3/policydefinitions/{id}``. Offers already in partners' catalogs carry a digest of
     the old policy, so contract requests for them are recognised as stale (protocol/catalog.py)."""
     doc = _definition(await json_body(request), request.match_info["id"])
-    try:
-        await plane(request).store.policies.update(doc)
-    except NotFound:
-        raise ManagementError(404, f"policy definition {doc.id!r} not found", type_="ObjectNotFound") from None
-    return web.Response(status=204)
+    return await updated(plane(request).store.policies, doc, "policy definition", path=None)
 
 
 async def get(request: web.Request) -> web.Response:
-    doc = await plane(request).store.policies.get(request.match_info["id"])
-    if doc is None:
-        raise ManagementError(404, f"policy definition {request.match_info['id']!r} not found", type_="ObjectNotFound")
-    return web.json_response(policy_json(doc))
+    return web.json_response(policy_json(await found(plane(request).store.policies, request, "policy definition")))
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from . import (
     ManagementError,
     callback_addresses,
     edc_body,
+    found,
     id_response,
     json_body,
     millis,
@@ -52,9 +53,7 @@ async def initiate(request: web.Request) -> web.Response:
 
 
 async def _get(request: web.Request) -> Transfer:
-    rec = await plane(request).store.transfers.get(request.match_info["id"])
-    if rec is None:
-        raise ManagementError(404, f"transfer process {request.match_info['id']!r} not found", type_="ObjectNotFound")
+    rec: Transfer = await found(plane(request).store.transfers, request, "transfer process")
     return rec
 
 
