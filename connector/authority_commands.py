@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Any) -> None:
     from .authority_app import create_authority_app, listening_socket, start_app
+    from .commands import serve_until_signalled
 
     sock = listening_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
@@ -79,14 +79,7 @@ async def _serve(settings: Any) -> None:
                       "did": authority.did, "dataSpace": authority.data_space}), flush=True)
     logging.getLogger("connector.authority").info("authority listening", extra={"fields": {
         "did": authority.did, "port": port, "dataSpace": authority.data_space}})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(runner)
 
 
 def _claims(text: str | None) -> dict[str, Any]:

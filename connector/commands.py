@@ -38,6 +38,11 @@ async def _serve(settings: object) -> None:
     await site.start()
     logging.getLogger("connector").info("listening", extra={"fields": {
         "host": settings.host, "port": settings.port, "participantId": settings.participant_id}})  # type: ignore[attr-defined]
+    await serve_until_signalled(runner)
+
+
+async def serve_until_signalled(runner: web.AppRunner) -> None:
+    """Serve until SIGINT or SIGTERM, then shut ``runner`` down."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
