@@ -102,6 +102,18 @@ def _check_period(start: str | None, end: str | None, what: str) -> None:
         raise ValueError(f"{what}End ({end}) must be after {what}Start ({start})")
 
 
+def _common_warnings(pf: PactModel) -> list[str]:
+    """The spec-prose warnings v2 and v3 share: an 'Other' rule operator without a name, and a
+    validity period end without a start."""
+    found: list[str] = []
+    for i, rule in enumerate(pf.pcf.productOrSectorSpecificRules or []):  # type: ignore[attr-defined]
+        if rule.operator == "Other" and rule.otherOperatorName is None:
+            found.append(f"pcf.productOrSectorSpecificRules[{i}]: operator is 'Other' but otherOperatorName is missing")
+    if pf.validityPeriodStart is None and pf.validityPeriodEnd is not None:  # type: ignore[attr-defined]
+        found.append("validityPeriodEnd is set without validityPeriodStart")
+    return found
+
+
 class CarbonFootprintV2(PactModel):
     declaredUnit: DeclaredUnitV2
     unitaryProductAmount: PositiveDecimalString
@@ -182,14 +194,7 @@ class ProductFootprintV2(PactModel):
 
     def warnings(self) -> list[str]:
         """Spec-prose problems that the OpenAPI accepts: reported, not fatal."""
-        found: list[str] = []
-        for i, rule in enumerate(self.pcf.productOrSectorSpecificRules or []):
-            if rule.operator == "Other" and rule.otherOperatorName is None:
-                found.append(
-                    f"pcf.productOrSectorSpecificRules[{i}]: operator is 'Other' but otherOperatorName is missing"
-                )
-        if self.validityPeriodStart is None and self.validityPeriodEnd is not None:
-            found.append("validityPeriodEnd is set without validityPeriodStart")
+        found = _common_warnings(self)
         if self.pcf.packagingEmissionsIncluded is False and self.pcf.packagingGhgEmissions is not None:
             found.append("pcf.packagingGhgEmissions is set although packagingEmissionsIncluded is false")
         return found

@@ -35,7 +35,7 @@ from connector.footprints.common import (
     ProductOrSectorSpecificRule,
     Status,
 )
-from connector.footprints.pact_v2 import _check_geography, _check_period
+from connector.footprints.pact_v2 import _check_geography, _check_period, _common_warnings
 from connector.footprints.types import (
     CountryCode,
     CountrySubdivisionCode,
@@ -167,11 +167,4 @@ class ProductFootprintV3(PactModel):
         found: list[str] = []
         if self.updated is not None:
             found.append("updated is not a PACT v3 property; it is dropped on output")
-        for i, rule in enumerate(self.pcf.productOrSectorSpecificRules or []):
-            if rule.operator == "Other" and rule.otherOperatorName is None:
-                found.append(
-                    f"pcf.productOrSectorSpecificRules[{i}]: operator is 'Other' but otherOperatorName is missing"
-                )
-        if self.validityPeriodStart is None and self.validityPeriodEnd is not None:
-            found.append("validityPeriodEnd is set without validityPeriodStart")
-        return found
+        return found + _common_warnings(self)
