@@ -22,6 +22,8 @@ already serves our did:web document; otherwise it is served here, from the same 
 
 from __future__ import annotations
 
+import inspect
+
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,8 +68,12 @@ class PublishedFootprints:
         if name.startswith("_") or not callable(getattr(StoreFootprintSource, name, None)):
             raise AttributeError(name)
 
-        async def forward(*args: Any, **kwargs: Any) -> Any:
-            return await getattr(self._get(), name)(*args, **kwargs)
+        if inspect.iscoroutinefunction(getattr(StoreFootprintSource, name)):
+            async def forward(*args: Any, **kwargs: Any) -> Any:
+                return await getattr(self._get(), name)(*args, **kwargs)
+        else:
+            def forward(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+                return getattr(self._get(), name)(*args, **kwargs)
 
         forward.__name__ = name
         return forward
