@@ -13,12 +13,14 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from policies.errors import PolicyError
 from policies.model import Policy
 
 from ..auth import Caller
+from ..dsp.catalog import Criterion
 from ..dsp.errors import ProtocolError
 from ..store import ContractDefinition, Document, QuerySpec, Store
 from . import policy_port
@@ -78,6 +80,13 @@ def asset_property(asset: Document, name: str) -> Any:
     props = {_unprefix(k): v for k, v in (asset.body.get("properties") or {}).items()} if isinstance(
         asset.body.get("properties"), dict) else {}
     return _scalar(props.get(_unprefix(name)))
+
+
+def asset_view(asset: Document) -> dict[str, Any]:
+    """What a catalog filter sees of an asset: its id and its (unprefixed) properties."""
+    props = asset.body.get("properties")
+    view = {_unprefix(k): _scalar(v) for k, v in props.items()} if isinstance(props, dict) else {}
+    return {**view, "@id": asset.id, "id": asset.id}
 
 
 def selects(selector: list[dict[str, Any]], asset: Document) -> bool:
@@ -192,13 +201,17 @@ class CatalogService:
     def _service(self) -> dict[str, Any]:
         return {"@id": self.service_id, "@type": "DataService", "endpointURL": self.protocol_url}
 
-    async def catalog(self, caller: Caller, *, offset: int = 0, limit: int = 50) -> tuple[dict[str, Any], bool]:
-        """The caller's catalog page and whether more datasets follow."""
+    async def catalog(self, caller: Caller, *, offset: int = 0, limit: int = 50,
+                      criteria: Sequence[Criterion] = ()) -> tuple[dict[str, Any], bool]:
+        """The caller's catalog page and whether more datasets follow; ``criteria`` (the
+        request's ``filter``) match the asset's id and properties."""
         offers = await self.offers_for(caller)
         by_asset: dict[str, list[OfferedContract]] = {}
+        views: dict[str, dict[str, Any]] = {}
         for o in offers:
             by_asset.setdefault(o.asset.id, []).append(o)
-        ids = sorted(by_asset)
+            views.setdefault(o.asset.id, asset_view(o.asset))
+        ids = sorted(a for a in by_asset if all(c.matches(views[a]) for c in criteria))
         page = ids[offset: offset + limit]
         body: dict[str, Any] = {
             "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..app import bind_pids, plane, read_json
 from ..auth import AuthError, Caller
+from ..dsp.catalog import parse_filter
 from ..dsp.errors import ProtocolError
 from ..dsp.messages import (
     CatalogRequestMessage,
@@ -78,10 +79,11 @@ def _int_param(request: web.Request, name: str, default: int, high: int) -> int:
 
 async def catalog_request(request: web.Request) -> web.Response:
     caller = await caller_of(request)
-    await message_of(request, CatalogRequestMessage)
+    message = await message_of(request, CatalogRequestMessage)
+    criteria = parse_filter(message.filter)
     offset = _int_param(request, "offset", 0, 10**9)
     limit = _int_param(request, "limit", 50, MAX_PAGE) or 50
-    body, more = await plane(request).catalog.catalog(caller, offset=offset, limit=limit)
+    body, more = await plane(request).catalog.catalog(caller, offset=offset, limit=limit, criteria=criteria)
     headers = {}
     links = []
     if more:

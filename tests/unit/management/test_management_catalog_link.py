@@ -62,3 +62,36 @@ async def test_asset_under_an_agreement_cannot_be_deleted(client: TestClient, ap
     status, errors = await api("DELETE", "/assets/contracted")
     assert status == 409 and "agr-1" in errors[0]["message"] and errors[0]["type"] == "ObjectConflict"
     assert (await api("GET", "/assets/contracted"))[0] == 200
+
+
+async def test_catalog_filter_and_paging(client: TestClient, api: Api) -> None:
+    for name, group in (("a-steel", "metal"), ("b-wood", "plant"), ("c-iron", "metal"), ("d-glass", "mineral")):
+        await api("POST", "/assets", {"@context": VOCAB, "@id": name, "properties": {"group": group}})
+    await api("POST", "/policydefinitions", {"@context": {**VOCAB, "odrl": ODRL}, "@id": "open", "policy": {
+        "@type": "odrl:Set", "odrl:permission": [{"odrl:action": {"@id": "odrl:use"}}]}})
+    await api("POST", "/contractdefinitions", {"@context": VOCAB, "@id": "all", "accessPolicyId": "open",
+                                               "contractPolicyId": "open", "assetsSelector": []})
+    token = SharedSecretAuthenticator(PEER, SECRET).issue(ME)
+
+    async def request(body: dict[str, Any], query: str = "") -> Any:
+        return await client.post("/api/dsp/catalog/request" + query, headers={"Authorization": "Bearer " + token},
+                                  json={"@context": CTX, "@type": "CatalogRequestMessage", **body})
+
+    resp = await request({"filter": [{"operandLeft": "group", "operator": "=", "operandRight": "metal"}]})
+    assert resp.status == 200
+    assert [d["@id"] for d in (await resp.json())["dataset"]] == ["a-steel", "c-iron"]
+    resp = await request({"filter": [{"operandLeft": "https://w3id.org/edc/v0.0.1/ns/id", "operator": "in",
+                                      "operandRight": ["b-wood", "d-glass", "nothing"]}]})
+    assert [d["@id"] for d in (await resp.json())["dataset"]] == ["b-wood", "d-glass"]
+    # Paging: two per page, an absolute next link, the last page without one.
+    resp = await request({}, "?limit=2")
+    assert [d["@id"] for d in (await resp.json())["dataset"]] == ["a-steel", "b-wood"]
+    assert 'rel="next"' in resp.headers["Link"] and "offset=2" in resp.headers["Link"]
+    resp = await request({}, "?offset=2&limit=2")
+    assert [d["@id"] for d in (await resp.json())["dataset"]] == ["c-iron", "d-glass"]
+    assert 'rel="next"' not in resp.headers.get("Link", "")
+    # A filter we cannot evaluate is refused in the catalog error shape, not ignored.
+    resp = await request({"filter": [{"operandLeft": "group", "operator": "~=", "operandRight": "x"}]})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["@type"] == "CatalogError" and body["code"] == "UnsupportedFilter"
