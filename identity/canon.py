@@ -17,10 +17,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+import orjson
 import pyoxigraph as ox
 
 from identity.errors import CanonicalizationError, DocumentLimitError, UndefinedTermError
-from identity.jsonld import JCS_EXACT, JCS_SLOW, Quad, jcs_bytes, jcs_float_mode, literal, to_rdf
+from identity.jsonld import (
+    JCS_EXACT,
+    JCS_INTEGRAL,
+    JCS_SLOW,
+    Quad,
+    _integral_floats_as_ints,
+    jcs_bytes,
+    jcs_float_mode,
+    literal,
+    to_rdf,
+)
 
 HashName = Literal["sha256", "sha384"]
 
@@ -116,9 +127,43 @@ def limits_mode(obj: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NO
 # --------------------------------------------------------------------------------------
 # JCS
 # --------------------------------------------------------------------------------------
+#: orjson, key-sorted; anything but plain JSON types is refused (and so takes the general
+#: path, which reports it), never serialised in orjson's own way.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _jcs_fast(obj: Any, mode: int) -> bytes:
+    """`jcs_bytes(obj, mode)`, through orjson where its bytes are provably RFC 8785.
+
+    `mode` is a `limits_mode` covering `obj` (so it holds only dict, list, str, int, float,
+    bool and None, with str keys). In `JCS_EXACT` and `JCS_INTEGRAL` mode (after integral
+    floats are made ints) orjson writes the same bytes as RFC 8785:
+    - keys: orjson sorts by UTF-8 bytes, i.e. by code point; RFC 8785 by UTF-16 code
+      units. The two orders agree unless a key holds a character outside the BMP (a
+      surrogate pair, 0xD800-0xDBFF, sorts below U+E000-U+FFFF in UTF-16 only); such keys
+      make the mode `JCS_SLOW`. Within the BMP a code point is its own single code unit.
+    - strings: both escape only `"`, `\\` and U+0000-U+001F, as \\b \\t \\n \\f \\r and
+      otherwise \\u00xx (lowercase hex); `/`, U+007F, U+2028/2029 and non-ASCII are written
+      as UTF-8. Lone surrogates are refused by orjson: the general path reports them.
+    - numbers: ints are within +-(2^53 - 1); floats are finite, non-integral and in
+      Python's plain-decimal range (see `jcs_float_mode`), where orjson, Python's repr and
+      ECMAScript all write the same shortest round-trip digits without an exponent.
+    """
+    # Modes are bit sets (`JCS_INTEGRAL | JCS_SLOW` is slow too): only these two exact values.
+    if mode == JCS_EXACT or mode == JCS_INTEGRAL:
+        try:
+            return orjson.dumps(obj if mode == JCS_EXACT else _integral_floats_as_ints(obj), option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass  # the general path raises the canonicalisation error
+    return jcs_bytes(obj, mode)
+
+
 def jcs(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes."""
-    return jcs_bytes(obj, limits_mode(obj))
+    return _jcs_fast(obj, limits_mode(obj))
 
 
 def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
@@ -130,7 +175,7 @@ def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
     if mode is None:
         mode = limits_mode(doc)
     require_checked_terms(doc)
-    return jcs_bytes(doc, mode)
+    return _jcs_fast(doc, mode)
 
 
 # --------------------------------------------------------------------------------------

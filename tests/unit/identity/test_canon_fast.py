@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+import orjson
 import pyoxigraph as ox
 import pytest
 import rfc8785
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.footprints.samples import make_footprints
-from identity.canon import canonicalize_quads, check_limits, jcs, limits_mode, parse_nquads, rdfc
+from identity.canon import _jcs_fast, canonicalize_quads, check_limits, jcs, limits_mode, parse_nquads, rdfc
 from identity.errors import CanonicalizationError, DocumentLimitError
 from identity.footprint_credential import footprint_credential
 from identity.jsonld import (
@@ -89,6 +90,66 @@ def test_jcs_equals_rfc8785(value: Any) -> None:
             jcs(value)
         return
     assert jcs(value) == expected
+
+
+# -- JCS through orjson: same bytes as rfc8785 wherever the mode lets it serialise ---------------
+# Characters where escaping or key order could differ: every control character, quote,
+# backslash, slash, DEL, U+2028/2029, the surrogate boundary, U+E000-U+FFFF and non-BMP.
+_TRICKY = [chr(c) for c in range(0x20)] + [
+    '"', "\\", "/", "\x7f", "\x80", "\xff", "\u2028", "\u2029", "\ud7ff", "\ue000", "\uff61", "\ufeff",
+    "\uffff", "\U00010000", "\U0001f600", "\U0001f9ea", "\U0010ffff", "a", "A", "0", "~",
+]
+_tricky_text = st.text(st.sampled_from(_TRICKY) | st.characters(exclude_categories=("Cs",)), max_size=8)
+orjson_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.sampled_from([2**53 - 1, -(2**53) + 1, 0, -1])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e-7, max_value=1e17)
+    | st.integers(min_value=-(10**6), max_value=10**6).map(float)
+    | _tricky_text,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(_tricky_text, children, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(orjson_values)
+def test_orjson_fast_path_equals_rfc8785(value: Any) -> None:
+    expected = rfc8785.dumps(value)
+    mode = limits_mode(value)
+    assert _jcs_fast(value, mode) == expected
+    assert jcs(value) == expected
+    if mode == JCS_EXACT:  # the fast path is orjson's own output, unaltered
+        assert orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == expected
+
+
+def test_orjson_differs_where_the_mode_routes_around_it() -> None:
+    # orjson sorts keys by code point: a non-BMP key sorts after U+E000-U+FFFF, but before them in
+    # UTF-16 (RFC 8785). Such keys, integral floats and big ints are JCS_SLOW / JCS_INTEGRAL.
+    keys = {"\uffff": 1, "\U0001f600": 2, "\ue000": 3, "a": 4}
+    assert orjson.dumps(keys, option=orjson.OPT_SORT_KEYS) != rfc8785.dumps(keys)
+    assert limits_mode(keys) == JCS_SLOW and jcs(keys) == rfc8785.dumps(keys)
+    assert orjson.dumps(2.0) != rfc8785.dumps(2.0) and jcs({"x": [2.0, -0.0]}) == b'{"x":[2,0]}'
+    assert limits_mode({"a": 2**53}) == JCS_SLOW
+    mixed = [0.0, 5.714057776621725e16]  # JCS_INTEGRAL | JCS_SLOW: slow, not integral
+    assert limits_mode(mixed) == JCS_INTEGRAL | JCS_SLOW and jcs(mixed) == rfc8785.dumps(mixed)
+    bmp = {"\uffff": 1, "\ue000": 2, "\ud7ff": 3, "\u2028": 4, "\x7f": 5}  # all within the BMP
+    assert limits_mode(bmp) == JCS_EXACT and jcs(bmp) == rfc8785.dumps(bmp)
+
+
+def test_orjson_escapes_every_control_character_like_rfc8785() -> None:
+    text = "".join(chr(c) for c in range(0x80)) + "\u2028\u2029\U0001f600"
+    assert jcs({"k": text, text[:0x20]: text}) == rfc8785.dumps({"k": text, text[:0x20]: text})
+    assert jcs("\b\f\n\r\t\x00\x1f/") == b'"\\b\\f\\n\\r\\t\\u0000\\u001f/"'
+
+
+def test_orjson_refusals_take_the_general_path() -> None:
+    with pytest.raises(CanonicalizationError):
+        jcs({"a": "\ud800"})  # lone surrogate: orjson refuses, the general path reports it
+    with pytest.raises(CanonicalizationError):
+        _jcs_fast({"a": "\udfff"}, JCS_EXACT)
 
 
 @settings(max_examples=300, deadline=None)
