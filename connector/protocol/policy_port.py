@@ -74,13 +74,13 @@ def declared_purpose(policy: Policy) -> str | None:
 
 
 def facts_for(caller: Caller, *, now: datetime | None = None, policy: Policy | None = None,
-              scope: str = "catalog") -> Facts:
+              scope: str = "catalog", agreement_start: datetime | None = None) -> Facts:
     """What is known about `caller` now. The purpose counts only once a contract is being
     agreed or used (negotiation, transfer); browsing a catalog declares no purpose."""
     purpose = declared_purpose(policy) if policy is not None and scope != "catalog" else None
     return Facts(now=now or datetime.now(UTC), credentials=tuple(caller.credentials),
                  party_id=caller.participant_id, processing_location=certified_location(caller),
-                 purpose=purpose)
+                 purpose=purpose, agreement_start=agreement_start)
 
 
 def policy_from_definition(body: dict[str, Any]) -> Policy:
@@ -112,6 +112,28 @@ def evaluate(policy: Policy, caller: Caller, *, target: str | None, scope: str) 
                                    facts_for(caller, policy=policy, scope=scope), scope=scope)
     except PolicyError as exc:
         return Verdict(False, (f"policy cannot be evaluated: {exc}",))
+    return Verdict(bool(decision.permitted), tuple(str(r) for r in decision.reasons))
+
+
+def evaluate_agreement(body: dict[str, Any], caller: Caller, *, target: str, signed_at: datetime) -> Verdict:
+    """May ``caller`` start a transfer under this stored agreement now? The third decision point:
+    time limits, a membership since revoked or a processing location no longer certified end
+    access even though the contract was agreed. An unreadable agreement fails closed."""
+    try:
+        # The agreement's own id and timestamp are records of the negotiation, not terms;
+        # its target, assigner and assignee stay and are checked against this request.
+        terms = {k: v for k, v in body.items() if k not in ("@context", "@id", "timestamp")}
+        policy = parse_policy(terms, form="dsp")
+    except PolicyError as exc:
+        return Verdict(False, (f"agreement policy cannot be read: {exc}",))
+    from policies.engine import evaluate as engine_evaluate
+
+    try:
+        decision = engine_evaluate(policy, Request(target=target, party=caller.participant_id),
+                                   facts_for(caller, policy=policy, scope="transfer", agreement_start=signed_at),
+                                   scope="transfer")
+    except PolicyError as exc:
+        return Verdict(False, (f"agreement policy cannot be evaluated: {exc}",))
     return Verdict(bool(decision.permitted), tuple(str(r) for r in decision.reasons))
 
 

@@ -30,7 +30,7 @@ from ..dsp.states import Direction, NegState, Role, TransferState
 from ..logs import bound
 from ..store import Edr, OutboxMessage, Store, Transfer
 from ..store.errors import AlreadyExists
-from . import processes
+from . import policy_port, processes
 from .client import PeerError, PeerResponse
 from .edr import HTTP_ENDPOINT_TYPE, EdrTokens, consumer_edr
 from .events import EventNotifier
@@ -198,6 +198,11 @@ class TransferManager:
         negotiation = await self.store.negotiations.get(agreement.negotiation_id)
         if negotiation is None or negotiation.state != NegState.FINALIZED:
             raise ProtocolError(400, "AgreementNotFinalized", f"agreement {msg.agreement_id!r} is not finalized")
+        verdict = policy_port.evaluate_agreement(agreement.policy, caller, target=agreement.asset_id,
+                                                 signed_at=agreement.signed_at)
+        if not verdict.permitted:
+            raise ProtocolError(403, "PolicyDenied", "the agreement does not permit this transfer now: "
+                                + "; ".join(verdict.reasons or ("denied by the agreement policy",)))
         pid = new_pid()
         rec = Transfer(id=pid, role=Role.PROVIDER.value, consumer_pid=msg.consumer_pid, provider_pid=pid,
                        counter_party_id=caller.participant_id, counter_party_address=msg.callback_address.rstrip("/"),

@@ -98,3 +98,31 @@ async def test_consumer_terminates_and_counter_offer(spawn, http: aiohttp.Client
     neg3 = await mc.negotiate(provider, offer)
     await mc.wait_state("contractnegotiations", neg3, {"FINALIZED"})
     await mc.call("POST", f"/contractnegotiations/{neg3}/terminate", {"reason": "changed our mind"}, expect=400)
+
+
+async def test_agreement_is_checked_again_when_a_transfer_starts(spawn, http: aiohttp.ClientSession) -> None:
+    """The third decision point: an agreement whose time window has closed starts no transfer,
+    although the negotiation under it was FINALIZED while the window was open."""
+    from datetime import datetime, timedelta, timezone
+
+    provider, consumer = await _pair(spawn)
+    mp, mc = Management(http, provider), Management(http, consumer)
+    until = (datetime.now(timezone.utc) + timedelta(seconds=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    short_lived = {"@type": "odrl:Set", "odrl:permission": [{
+        "odrl:action": {"@id": "odrl:use"},
+        "odrl:constraint": {"odrl:leftOperand": {"@id": "odrl:dateTime"}, "odrl:operator": {"@id": "odrl:lteq"},
+                            "odrl:rightOperand": {"@value": until, "@type": "xsd:dateTime"}}}]}
+    await mp.offer("pcf-window", contract=short_lived)
+    neg = await _finalized(mc, provider, "pcf-window")
+    assert neg["state"] == "FINALIZED", neg
+    agreement_id = neg["contractAgreementId"]
+    # Inside the window the transfer starts ...
+    first = await mc.transfer(provider, agreement_id)
+    assert (await mc.wait_state("transferprocesses", first, {"STARTED", "TERMINATED"}))["state"] == "STARTED"
+    # ... after it, the provider refuses with the policy's reason and the consumer sees it.
+    deadline = datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    await asyncio.sleep(max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds()) + 1.2)
+    second = await mc.transfer(provider, agreement_id)
+    refused = await mc.wait_state("transferprocesses", second, {"STARTED", "TERMINATED"})
+    assert refused["state"] == "TERMINATED", refused
+    assert "does not permit this transfer" in refused["errorDetail"] and "dateTime" in refused["errorDetail"], refused
