@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -340,11 +340,17 @@ class CredentialVerification:
             raise CredentialError("credential rejected: " + "; ".join(self.reasons or ["nothing verified"]))
 
 
+#: Tolerated clock difference for `validFrom`: an issuer whose clock is a little ahead (or a
+#: status list re-signed while the verifier's request was already under way) is not "not yet
+#: valid". Expiry gets no such grace.
+VALID_FROM_SKEW = timedelta(seconds=60)
+
+
 def check_validity_period(document: dict[str, Any], now: datetime) -> Check:
     try:
         start = document.get("validFrom")
         end = document.get("validUntil")
-        if start is not None and parse_datetime(start, "validFrom") > now:
+        if start is not None and parse_datetime(start, "validFrom") > now + VALID_FROM_SKEW:
             return Check("validity", False, f"not yet valid: validFrom {start} is after {format_datetime(now)}")
         if end is not None and parse_datetime(end, "validUntil") < now:
             return Check("validity", False, f"expired: validUntil {end} is before {format_datetime(now)}")
