@@ -26,6 +26,7 @@ from identity.credentials import (
     VC_V2_CONTEXT,
     CredentialVerification,
     build_credential,
+    check_validity_period,
     verify_credential,
 )
 from identity.did.http import FetchError, fetch_json
@@ -231,6 +232,8 @@ class StatusListSource:
         self._own_session = False
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any] | str]] = {}
+        # url -> (the list document verified, resolver, outcome, decoded bits per purpose)
+        self._verified: dict[str, tuple[Any, Any, CredentialVerification, dict[str, bytes]]] = {}
 
     def add(self, url: str, credential: dict[str, Any] | str) -> None:
         self._bundle[url] = credential
@@ -266,6 +269,35 @@ class StatusListSource:
             ttl = min(ttl, subject["ttl"] / 1000)
         self._cache[url] = (self._clock() + ttl, data)
         return data
+
+    async def verified(self, url: str, resolver: DidResolver, now: datetime) -> CredentialVerification:
+        """The list credential at `url`, fetched (cached for its TTL) and verified.
+
+        A successful verification is remembered for the very document it checked: while the
+        fetch cache hands out that same document (within its TTL), only its validity period
+        is checked again; a re-fetched or changed list, or another resolver, is verified anew.
+        """
+        data = await self(url)
+        hit = self._verified.get(url)
+        if hit is not None and hit[0] is data and hit[1] is resolver:
+            if check_validity_period(hit[2].credential or {}, now).ok:
+                return hit[2]
+        check = await verify_credential(data, resolver, now=now)
+        if check.ok:
+            self._verified[url] = (data, resolver, check, {})
+        else:
+            self._verified.pop(url, None)
+        return check
+
+    def bits(self, url: str, check: CredentialVerification, purpose: str) -> bytes:
+        """The decoded bitstring of a list `verified` returned (decoded once per document)."""
+        hit = self._verified.get(url)
+        if hit is None or hit[2] is not check:
+            return _list_bits(check.credential or {}, purpose, url)
+        decoded = hit[3].get(purpose)
+        if decoded is None:
+            decoded = hit[3][purpose] = _list_bits(check.credential or {}, purpose, url)
+        return decoded
 
 
 def _parse_entry(entry: object) -> tuple[str, int, str]:
@@ -324,6 +356,7 @@ async def check_status(
     issuer = credential.get("issuer")
     issuer = issuer.get("id") if isinstance(issuer, dict) else issuer
     verified: dict[str, CredentialVerification] = {}
+    source = fetch_list if isinstance(fetch_list, StatusListSource) else None
     for entry in raw if isinstance(raw, list) else [raw]:
         purpose = entry.get("statusPurpose", "?") if isinstance(entry, dict) else "?"
         try:
@@ -333,13 +366,17 @@ async def check_status(
             continue
         try:
             if url not in verified:
-                verified[url] = await verify_credential(await fetch_list(url), resolver, now=now)
+                if source is not None:
+                    verified[url] = await source.verified(url, resolver, now)
+                else:
+                    verified[url] = await verify_credential(await fetch_list(url), resolver, now=now)
             check = verified[url]
             if not check.ok:
                 raise StatusError(f"status list {url} does not verify: " + "; ".join(check.reasons))
             if check.issuer != issuer and check.issuer not in trusted_list_issuers:
                 raise StatusError(f"status list {url} is issued by {check.issuer}, not by the credential issuer {issuer}")
-            bits = _list_bits(check.credential or {}, purpose, url)
+            bits = source.bits(url, check, purpose) if source is not None else _list_bits(
+                check.credential or {}, purpose, url)
             if index >= len(bits) * 8:
                 raise StatusError(f"statusListIndex {index} is beyond the list's {len(bits) * 8} entries")
             is_set = bool(bits[index // 8] & (0x80 >> (index % 8)))

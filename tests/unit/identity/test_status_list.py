@@ -101,6 +101,40 @@ async def test_revoke_and_check() -> None:
     assert (await check_status(no_status, resolver, source)).ok is None
 
 
+async def test_verified_list_is_remembered_per_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list verified once is not verified again while the source hands out the same
+    document; a new document (re-fetch, revocation), another resolver or a passed validUntil
+    means a full verification."""
+    import identity.status as status_module
+
+    calls = []
+    real = status_module.verify_credential
+
+    async def counting(credential, resolver, *, now=None):  # type: ignore[no-untyped-def]
+        calls.append(credential)
+        return await real(credential, resolver, now=now)
+
+    monkeypatch.setattr(status_module, "verify_credential", counting)
+    authority = Authority()
+    index = authority.list.allocate()
+    member = authority.member_credential(index)
+    resolver = DidResolver(offline=True)
+    until = datetime.now(timezone.utc) + timedelta(hours=1)
+    source = StatusListSource(bundle={LIST_URL: authority.list_credential(valid_until=until)}, offline=True)
+    for _ in range(3):
+        assert (await check_status(member, resolver, source)).ok is True
+    assert len(calls) == 1
+    assert (await check_status(member, DidResolver(offline=True), source)).ok is True
+    assert len(calls) == 2
+    authority.list.set(index)
+    source.add(LIST_URL, authority.list_credential(valid_until=until))
+    assert (await check_status(member, resolver, source)).revoked
+    assert len(calls) == 3
+    later = until + timedelta(minutes=1)
+    result = await check_status(member, resolver, source, now=later)
+    assert result.ok is False and "expired" in result.reason and len(calls) == 4
+
+
 async def test_list_from_another_issuer_is_not_trusted() -> None:
     authority, impostor = Authority(), Authority()
     member = authority.member_credential(authority.list.allocate())
