@@ -59,6 +59,9 @@ MEMBERSHIP_CONTEXT: dict[str, Any] = {
 KEY_RELATIONSHIPS: tuple[Relationship, ...] = ("capabilityInvocation", "authentication")
 
 
+_ID_TOKEN_TYPES = frozenset({"JWT", None})
+
+
 class DcpError(IdentityError):
     """A DCP token or message failed a named check (audience, expiry, replay, key, trust...)."""
 
@@ -198,7 +201,8 @@ async def validate_id_token(
         raise DcpError(f"ID token lifetime {int(exp - iat)} s exceeds the {max_lifetime} s maximum")
     key = await _signing_key(resolver, kid, KEY_RELATIONSHIPS)
     try:
-        _, claims = verify_jwt(token, key, expected_types={"JWT", None}, now=now, leeway=leeway)
+        _, claims = verify_jwt(token, key, expected_types=_ID_TOKEN_TYPES, now=now, leeway=leeway,
+                               parsed=(header, claims))
     except JoseError as exc:
         raise DcpError(f"ID token rejected: {exc}") from None
     access = claims.get("token")
@@ -251,7 +255,7 @@ async def validate_access_token(
         raise DcpError(f"access token was issued to {claims.get('sub')!r}, not to {presenter_did}")
     key = await _signing_key(resolver, kid, KEY_RELATIONSHIPS)
     try:
-        _, claims = verify_jwt(token, key, expected_types={"JWT", None}, now=now)
+        _, claims = verify_jwt(token, key, expected_types=_ID_TOKEN_TYPES, now=now, parsed=(header, claims))
     except JoseError as exc:
         raise DcpError(f"access token rejected: {exc}") from None
     if "exp" not in claims:

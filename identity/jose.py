@@ -10,9 +10,11 @@ and algorithm substitution cannot pass. Time claims are checked here against an 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import time
 from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -66,6 +68,14 @@ def split_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+_JWS_ALGS = {"Ed25519": "EdDSA", "P-256": "ES256", "P-384": "ES384"}
+
+
 def sign_jwt(
     claims: dict[str, Any],
     key: KeyPair,
@@ -74,10 +84,19 @@ def sign_jwt(
     typ: str,
     cty: str | None = None,
 ) -> str:
-    headers: dict[str, Any] = {"alg": key.public.jws_alg, "typ": typ, "kid": kid}
+    """A compact JWS over ``claims`` (the same bytes pyjwt would sign: sorted header, compact
+    JSON, ASCII escapes), signed directly with the key: EdDSA, or ES256/ES384 as r||s."""
+    alg = _JWS_ALGS[key.key_type]
+    headers: dict[str, Any] = {"alg": alg, "typ": typ, "kid": kid}
     if cty is not None:
         headers["cty"] = cty
-    return jwt.encode(claims, key.cryptography_key(), algorithm=key.public.jws_alg, headers=headers)
+    if not isinstance(claims, dict) or any(isinstance(claims.get(n), datetime) for n in _TIME_CLAIMS):
+        # datetime time claims: let pyjwt convert them as it always did
+        return jwt.encode(claims, key.cryptography_key(), algorithm=alg, headers=headers)
+    head = _b64u(json.dumps(headers, separators=(",", ":"), sort_keys=True).encode())
+    body = _b64u(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{head}.{body}"
+    return f"{signing_input}.{_b64u(key.sign(signing_input.encode('ascii')))}"
 
 
 def absolute_kid(kid: object, base_did: object) -> str:
@@ -116,26 +135,28 @@ def verify_jwt(
     expected_types: Collection[str],
     now: float | None = None,
     leeway: float = DEFAULT_LEEWAY,
+    parsed: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check type, algorithm (must be the key's), signature and time claims; return header, claims."""
-    header, _ = split_jwt(token)
+    """Check type, algorithm (must be the key's), signature and time claims; return header, claims.
+
+    ``parsed`` is ``split_jwt(token)`` when the caller has it already. The signature is checked
+    over the token's own signing input with the resolved key (one algorithm: the key's).
+    """
+    header, claims = parsed if parsed is not None else split_jwt(token)
     _check_typ(header, expected_types)
     if header["alg"] != public_key.jws_alg:
         raise JoseError(
             f"JWT alg {header['alg']} does not match the {public_key.key_type} key (expects {public_key.jws_alg})"
         )
+    if header.get("b64", True) is not True:
+        raise JoseError("JWT header b64 must be true (unencoded payloads are not supported)")
+    signing_input, _, sig_part = token.rpartition(".")
     try:
-        claims = jwt.decode(
-            token,
-            public_key.cryptography_key(),
-            algorithms=[public_key.jws_alg],
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                     "verify_aud": False, "verify_iss": False, "verify_sub": False, "verify_jti": False},
-        )
-    except jwt.InvalidSignatureError:
-        raise JoseError("JWT signature does not verify with the issuer's key") from None
-    except jwt.PyJWTError as exc:
-        raise JoseError(f"JWT rejected: {exc}") from None
+        signature = base64.b64decode(sig_part + "=" * (-len(sig_part) % 4), altchars=b"-_", validate=True)
+    except (ValueError, binascii.Error):
+        raise JoseError("JWT rejected: the signature is not base64url") from None
+    if not public_key.verify(signature, signing_input.encode("ascii", "replace")):
+        raise JoseError("JWT signature does not verify with the issuer's key")
     check_time_claims(claims, time.time() if now is None else now, leeway)
     return header, claims
 
