@@ -182,6 +182,7 @@ class DcpAuthenticator:
         self._own_session = False
         self._clock = clock
         self._inflight: dict[str, asyncio.Future[VerifiedClaims]] = {}
+        self._access_tokens: dict[str, tuple[int, str]] = {}  # audience -> (issued at, access token)
         self.queries = 0  # presentation round trips made (observable: the cache works)
 
     async def close(self) -> None:
@@ -193,12 +194,25 @@ class DcpAuthenticator:
 
     # -- outgoing --------------------------------------------------------------------------
     def id_token(self, audience: str, *, now: float | None = None) -> str:
-        """A self-issued ID token for `audience`, carrying an access token to our Credential Service."""
+        """A self-issued ID token for `audience`, carrying an access token to our Credential Service.
+
+        Every ID token is new (its own jti, short expiry). The access token inside it (bound to
+        `audience` and the membership scope, as short-lived) is reused for the first half of its
+        lifetime: the partner uses it only when it has no valid presentation of ours cached,
+        and it then still has at least half its lifetime left."""
         ident = self.identity
-        access = create_access_token(holder_did=ident.did, key=ident.key, kid=ident.kid, verifier_did=audience,
-                                     scopes=[MEMBERSHIP_SCOPE], lifetime=self.token_lifetime, now=now)
+        at = self._clock() if now is None else now
+        cached = self._access_tokens.get(audience)
+        if cached is not None and cached[0] <= at < cached[0] + self.token_lifetime / 2:
+            access = cached[1]
+        else:
+            access = create_access_token(holder_did=ident.did, key=ident.key, kid=ident.kid, verifier_did=audience,
+                                         scopes=[MEMBERSHIP_SCOPE], lifetime=self.token_lifetime, now=at)
+            if len(self._access_tokens) >= 10_000:
+                self._access_tokens.clear()
+            self._access_tokens[audience] = (int(at), access)
         return create_id_token(holder_did=ident.did, key=ident.key, kid=ident.kid, audience=audience,
-                               access_token=access, lifetime=self.token_lifetime, now=now)
+                               access_token=access, lifetime=self.token_lifetime, now=at)
 
     async def outgoing_authorization(self, audience: str) -> str:
         return f"Bearer {self.id_token(audience)}"
