@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from .leases import Db
 from .rows import upsert_insert
 from .tables import replay_cache
+
+
+@cache
+def _remember(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (jti) DO UPDATE ... WHERE expires_at <= :k_now``, built once
+    (the columns come from the parameters)."""
+    ins = upsert_insert(dialect, replay_cache)
+    return ins.on_conflict_do_update(
+        index_elements=[replay_cache.c.jti],
+        set_={"expires_at": ins.excluded.expires_at},
+        where=replay_cache.c.expires_at <= bindparam("k_now", type_=replay_cache.c.expires_at.type),
+    )
 
 
 class ReplayCache:
@@ -25,14 +39,9 @@ class ReplayCache:
         """
         if not jti:
             raise ValueError("jti must be a non-empty string")
-        ins = upsert_insert(self._db.dialect, replay_cache).values(jti=jti, expires_at=expires_at)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[replay_cache.c.jti],
-            set_={"expires_at": ins.excluded.expires_at},
-            where=replay_cache.c.expires_at <= self._clock(),
-        )
+        params = {"jti": jti, "expires_at": expires_at, "k_now": self._clock()}
         async with self._db.write() as conn:
-            return (await conn.execute(stmt)).rowcount == 1
+            return (await conn.execute(_remember(self._db.dialect), params)).rowcount == 1
 
     async def seen(self, jti: str) -> bool:
         stmt = select(replay_cache.c.expires_at).where(replay_cache.c.jti == jti)
