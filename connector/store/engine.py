@@ -22,7 +22,7 @@ not promise that the last transactions survive a power loss or kernel crash (the
 back to a consistent earlier state, never corrupt). ``synchronous=FULL`` would add one
 fsync per commit (~4 ms on this machine's disk) for that guarantee.
 
-PostgreSQL: a plain asyncpg pool; concurrency is handled with row locks
+PostgreSQL: a plain asyncpg pool (reads in autocommit, no pre-ping); concurrency is handled with row locks
 (``FOR UPDATE SKIP LOCKED``) and advisory locks. Commits are durable (``synchronous_commit``
 on) unless the URL opts out with ``?synchronous_commit=off`` — then a commit returns before
 its WAL is flushed: still safe against a connector crash (the server keeps it), but a crash
@@ -125,8 +125,12 @@ def _postgres_engine(url: URL, pool_size: int) -> AsyncEngine:
     server_settings = {k: url.query[k] for k in _PG_SERVER_SETTINGS if k in url.query}
     url = url.difference_update_query(_PG_SERVER_SETTINGS)
     connect_args = {"server_settings": server_settings} if server_settings else {}
+    # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN; ping; ROLLBACK) on
+    # every checkout. A connection that died with the server fails its statement once; that
+    # error invalidates the whole pool (SQLAlchemy's disconnect handling), the request is
+    # answered 5xx and retried (outbox backoff, the peer's retry), and new connections follow.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, json_serializer=_dumps,
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, json_serializer=_dumps,
         connect_args=connect_args,
     )
 
@@ -302,7 +306,10 @@ class Database:
     async def read(self) -> AsyncIterator[Any]:
         """Reads of committed data; on SQLite they never wait for the writer."""
         if self._sqlite is None:
+            # Autocommit: a read is one statement (its own snapshot of committed data), so no
+            # BEGIN / ROLLBACK round trips around it.
             async with self.engine.connect() as aconn:
+                await aconn.execution_options(isolation_level="AUTOCOMMIT")
                 yield aconn
             return
         conn = self._sqlite.reader()
