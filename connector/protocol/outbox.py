@@ -6,9 +6,9 @@ that caused them (`connector.store` outbox), so nothing is lost between "decided
 "sent". A message that heads its process's queue is written already leased to this replica
 (`OutboxSender.enqueue`), and `dispatch()` — called right after the commit — sends it from a
 task at once: no scan, no polling, no second write to claim it. After the peer's ACK, one
-transaction records what the ACK taught us (`DeliveryHooks.delivered`) and marks the message
-sent; then the next queued message of the same process, if any, is claimed by process id
-(`claim_head`) and sent. Scans (`drain`) are only for start-up, retry timers and the recovery
+transaction records what the ACK taught us (`DeliveryHooks.delivered`), marks the message
+sent and claims the next queued message of the same process, if any, by process id
+(`claim_head`), which is then sent. Scans (`drain`) are only for start-up, retry timers and the recovery
 sweep (rows a crashed replica left behind). Leases on the rows keep two replicas from sending
 the same message; per-process ordering comes from the store, which only hands out the head of
 each process's queue.
@@ -134,14 +134,13 @@ class OutboxSender:
         task.add_done_callback(self._inflight.discard)
 
     async def _follow(self, process_id: str) -> None:
-        """Send the next queued messages of one process, one after the other."""
+        """Send the next queued message of one process (and, after it, the ones behind it)."""
         try:
-            while not self._stopping:
-                row = await self.store.outbox.claim_head(process_id, self.owner, LEASE_SECONDS)
-                if row is None:
-                    return
-                if not await self._deliver(row, follow=False):
-                    return
+            if self._stopping:
+                return
+            row = await self.store.outbox.claim_head(process_id, self.owner, LEASE_SECONDS)
+            if row is not None:
+                await self._deliver(row)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -195,7 +194,8 @@ class OutboxSender:
 
     async def _deliver(self, row: OutboxMessage, *, follow: bool = True) -> bool:
         """Send one leased message; True if it was delivered. With ``follow``, go on with
-        the process's next queued message afterwards."""
+        the process's next queued message afterwards (claimed in the transaction that marks
+        this one sent)."""
         envelope = Envelope.from_json(row.payload)
         hooks = self.hooks[envelope.process_kind]
         with bound(processId=row.process_id, messageType=envelope.message.get("@type")):
@@ -215,15 +215,16 @@ class OutboxSender:
                 log.exception("sending outbox message %s failed", row.id)
                 await self._failed(row, envelope, hooks, PeerError(f"local error: {exc}", retryable=True))
                 return False
-            await self._finish(row, envelope, hooks, response)
+            following = await self._finish(row, envelope, hooks, response, claim_next=follow)
             self._on_outcome("sent")
-        if follow:
-            await self._follow(row.process_id)
+        if following is not None:
+            await self._deliver(following)
         return True
 
     async def _finish(self, row: OutboxMessage, envelope: Envelope, hooks: DeliveryHooks,
-                      response: PeerResponse) -> None:
-        """One transaction: learn from the ACK, mark the message sent. The process learns
+                      response: PeerResponse, *, claim_next: bool = False) -> OutboxMessage | None:
+        """One transaction: learn from the ACK, mark the message sent and, with ``claim_next``,
+        lease the process's next queued message (returned, to be sent now). The process learns
         before its next message may go out (that one waits until this one is SENT)."""
         for attempt in range(_FINISH_RETRIES):
             try:
@@ -235,9 +236,12 @@ class OutboxSender:
                             raise
                         log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
                     await tx.outbox.mark_sent(row.id, self.owner)
-                return
+                    if claim_next and not self._stopping:
+                        return await tx.outbox.claim_head(row.process_id, self.owner, LEASE_SECONDS)
+                return None
             except ConcurrentUpdate:
                 continue
+        return None
 
     async def _failed(self, row: OutboxMessage, envelope: Envelope, hooks: DeliveryHooks, exc: PeerError) -> None:
         if exc.retryable:
