@@ -202,7 +202,8 @@ def create_app(
             if dcp is not None:
                 # Token ids are remembered in the shared database, so a replayed token is
                 # refused by every replica, not only the one that saw it first.
-                dcp[0].replay_check = dcp[1].replay_check = store_replay_check(plane.store.replay)
+                dcp[0].use_store_replay(plane.store.replay)
+                dcp[1].replay_check = store_replay_check(plane.store.replay)
             await plane.start()
             app[READY].set()
             yield

@@ -7,7 +7,9 @@ the protocol code and its tests stay independent of how identity is proven.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -38,3 +40,23 @@ class Authenticator(Protocol):
 
     async def outgoing_authorization(self, audience: str) -> str:
         """The `Authorization` header value for a request we send to `audience` (a DID)."""
+
+
+@dataclass
+class PendingReplay:
+    """A verified token's id that still has to be recorded as used (the replay check).
+
+    For DSP messages that change a process, the authenticator leaves the record to the
+    transaction of that change (`connector.protocol.processes.run_in_tx`): the token id and
+    the state change commit together, or the request is refused and nothing is written. The
+    request's handler records it on its own if no such transaction ran (`recorded` says
+    whether it was)."""
+
+    key: str
+    expires_at: datetime
+    reason: str
+    recorded: bool = False
+
+
+#: The pending replay record of the DSP request this task is serving, if any.
+PENDING_REPLAY: ContextVar[PendingReplay | None] = ContextVar("kakehashi_pending_replay", default=None)

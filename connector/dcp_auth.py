@@ -62,7 +62,7 @@ from identity.errors import IdentityError
 from identity.status import StatusListSource, check_status
 from identity.trust import TrustStore
 
-from .auth import AuthError, Caller
+from .auth import AuthError, Caller, PendingReplay
 from .credential_service import QUERY_PATH, ConnectorIdentity
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ class DcpAuthenticator:
         self.allow_http_loopback = allow_http_loopback
         self.resolver = resolver or DidResolver(allow_http_loopback=allow_http_loopback, session=session)
         self.replay_check = replay_check or MemoryReplayCache()
+        self.replay_repo: ReplayRepository | None = None  # set by `use_store_replay`
+        self.replay_margin = 60.0
         self.status_lists = StatusListSource(allow_http_loopback=allow_http_loopback, default_ttl=status_ttl,
                                              session=session, clock=time.monotonic)
         self.cache = PresentationCache(presentation_ttl, clock=clock)
@@ -225,10 +227,46 @@ class DcpAuthenticator:
             raise AuthError(401, "missing bearer token (a DCP self-issued ID token) in Authorization header")
         return await self.authenticate_token(token.strip())
 
-    async def authenticate_token(self, token: str) -> Caller:
+    async def authenticate_deferring_replay(self, request: web.Request) -> tuple[Caller, PendingReplay | None]:
+        """`authenticate`, except that the token id is not yet recorded as used: the returned
+        `PendingReplay` must be recorded (`record_replay`, or in the transaction of the state
+        change the request causes) before anything is answered or committed. Without a
+        store-backed replay check the token id is recorded at once, as in `authenticate`."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError(401, "missing bearer token (a DCP self-issued ID token) in Authorization header")
+        if self.replay_repo is None:
+            return await self.authenticate_token(token.strip()), None
+        pending: list[PendingReplay] = []
+
+        async def defer(issuer: str, jti: str, exp: float) -> bool:
+            pending.append(PendingReplay(f"{issuer} {jti}", datetime.fromtimestamp(exp + self.replay_margin, timezone.utc),
+                                         f"ID token {jti} from {issuer} was already used (replay)"))
+            return True
+
+        caller = await self.authenticate_token(token.strip(), replay_check=defer)
+        return caller, pending[0] if pending else None
+
+    async def record_replay(self, pending: PendingReplay) -> bool:
+        """Record a deferred token id on its own; False if it was used before (a replay)."""
+        if pending.recorded:
+            return True
+        assert self.replay_repo is not None
+        fresh = await self.replay_repo.remember(pending.key, pending.expires_at)
+        pending.recorded = True
+        return fresh
+
+    def use_store_replay(self, repo: ReplayRepository, *, margin: float = 60.0) -> None:
+        """Remember token ids in the store (shared by replicas) instead of in memory."""
+        self.replay_repo = repo
+        self.replay_margin = margin
+        self.replay_check = store_replay_check(repo, margin=margin)
+
+    async def authenticate_token(self, token: str, *, replay_check: ReplayCheck | None = None) -> Caller:
         try:
             checked = await validate_id_token(token, self.resolver, audience=self.identity.did,
-                                              replay_check=self.replay_check, now=self._clock())
+                                              replay_check=replay_check or self.replay_check, now=self._clock())
         except (DcpError, IdentityError) as exc:
             raise AuthError(401, str(exc)) from None
         caller = checked.issuer

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from ..auth import Caller
+from ..auth import PENDING_REPLAY, Caller
 from ..dsp.errors import ProtocolError
 from ..dsp.messages import DspMessage
 from ..dsp.states import Role
@@ -43,15 +43,24 @@ async def run_in_tx(store: Store, outbox: OutboxSender, work: Callable[[Store], 
     ``work`` returns (process or None, its state before, result). After the commit the queued
     messages are sent and, if the process changed state, ``changed(process)`` is called.
     """
+    pending = PENDING_REPLAY.get()
+    if pending is not None and pending.recorded:
+        pending = None
     for attempt in range(CAS_RETRIES):
         try:
             with outbox.collecting() as queued:
                 async with store.transaction() as tx:
+                    # The request's token id is recorded with the change it causes (one commit):
+                    # a replayed token changes nothing.
+                    if pending is not None and not await tx.replay.remember(pending.key, pending.expires_at):
+                        raise ProtocolError(401, "Unauthorized", pending.reason)
                     rec, before, result = await work(tx)
         except ConcurrentUpdate:
             if attempt == CAS_RETRIES - 1:
                 raise ProtocolError(409, "Conflict", f"the {what} changed concurrently; retry") from None
             continue
+        if pending is not None:
+            pending.recorded = True
         outbox.dispatch(queued)  # send what we queued, now that it is committed
         if rec is not None and before != rec.state:
             changed(rec)

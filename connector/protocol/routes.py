@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..app import bind_pids, plane, read_json
-from ..auth import AuthError, Caller
+from ..auth import PENDING_REPLAY, AuthError, Caller
 from ..dsp.catalog import parse_filter
 from ..dsp.errors import ProtocolError
 from ..dsp.messages import (
@@ -39,12 +39,62 @@ log = logging.getLogger(__name__)
 MAX_PAGE = 200
 
 
+_DEFER = web.RequestKey("kakehashi_defer_replay", bool)
+_PENDING = web.RequestKey("kakehashi_pending_replay", tuple)
+
+
 async def caller_of(request: web.Request) -> Caller:
+    """The authenticated caller. Under `records_replay_in_tx` the token id is recorded in the
+    transaction of the state change the message causes (see `PendingReplay`)."""
+    auth = plane(request).authenticator
     try:
-        return await plane(request).authenticator.authenticate(request)
+        deferring = getattr(auth, "authenticate_deferring_replay", None)
+        if deferring is not None and request.get(_DEFER):
+            caller, pending = await deferring(request)
+            if pending is not None:
+                request[_PENDING] = (pending, PENDING_REPLAY.set(pending))
+            return caller
+        return await auth.authenticate(request)
     except AuthError as exc:
         log.warning("refused %s %s (%d): %s", request.method, request.path, exc.status, exc.reason)
         raise ProtocolError(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.reason) from None
+
+
+def records_replay_in_tx(handler: Any) -> Any:
+    """For handlers whose message changes a process in one transaction (`run_in_tx`): the
+    caller's token id is recorded in that transaction. Whatever path the handler takes, no
+    answer leaves before the token id is recorded: if no transaction recorded it, it is
+    recorded here, and a success answer to a replayed token becomes a 401."""
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        request[_DEFER] = True
+        try:
+            response = await handler(request)
+        except BaseException:
+            await _record_pending(request)
+            raise
+        finally:
+            held = request.get(_PENDING)
+            if held is not None:
+                PENDING_REPLAY.reset(held[1])
+        if not await _record_pending(request):
+            reason = request[_PENDING][0].reason
+            log.warning("refused %s %s (401): %s", request.method, request.path, reason)
+            raise ProtocolError(401, "Unauthorized", reason)
+        return response
+
+    wrapped.__name__ = getattr(handler, "__name__", "handler")
+    return wrapped
+
+
+async def _record_pending(request: web.Request) -> bool:
+    held = request.get(_PENDING)
+    if held is None or held[0].recorded:
+        return True
+    try:
+        return bool(await plane(request).authenticator.record_replay(held[0]))  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("could not record the token id of %s %s", request.method, request.path)
+        return False
 
 
 async def message_of(request: web.Request, expect: type[M]) -> M:
@@ -195,18 +245,18 @@ def dsp_routes(base: str) -> list[web.AbstractRouteDef]:
         web.post(base + "/catalog/request", catalog_request),
         web.get(base + "/catalog/datasets/{id}", catalog_dataset),
         web.get(base + "/negotiations/{pid}", negotiation_get),
-        web.post(base + "/negotiations/request", negotiation_initial_request),
-        web.post(base + "/negotiations/offers", negotiation_initial_offer),
-        web.post(base + "/negotiations/{pid}/request", negotiation_request),
-        web.post(base + "/negotiations/{pid}/offers", negotiation_offer),
-        web.post(base + "/negotiations/{pid}/agreement", negotiation_agreement),
-        web.post(base + "/negotiations/{pid}/agreement/verification", negotiation_verification),
-        web.post(base + "/negotiations/{pid}/events", negotiation_event),
-        web.post(base + "/negotiations/{pid}/termination", negotiation_termination),
+        web.post(base + "/negotiations/request", records_replay_in_tx(negotiation_initial_request)),
+        web.post(base + "/negotiations/offers", records_replay_in_tx(negotiation_initial_offer)),
+        web.post(base + "/negotiations/{pid}/request", records_replay_in_tx(negotiation_request)),
+        web.post(base + "/negotiations/{pid}/offers", records_replay_in_tx(negotiation_offer)),
+        web.post(base + "/negotiations/{pid}/agreement", records_replay_in_tx(negotiation_agreement)),
+        web.post(base + "/negotiations/{pid}/agreement/verification", records_replay_in_tx(negotiation_verification)),
+        web.post(base + "/negotiations/{pid}/events", records_replay_in_tx(negotiation_event)),
+        web.post(base + "/negotiations/{pid}/termination", records_replay_in_tx(negotiation_termination)),
         web.get(base + "/transfers/{pid}", transfer_get),
-        web.post(base + "/transfers/request", transfer_initial_request),
-        web.post(base + "/transfers/{pid}/start", _transfer_message(TransferStartMessage)),
-        web.post(base + "/transfers/{pid}/completion", _transfer_message(TransferCompletionMessage)),
-        web.post(base + "/transfers/{pid}/suspension", _transfer_message(TransferSuspensionMessage)),
-        web.post(base + "/transfers/{pid}/termination", _transfer_message(TransferTerminationMessage)),
+        web.post(base + "/transfers/request", records_replay_in_tx(transfer_initial_request)),
+        web.post(base + "/transfers/{pid}/start", records_replay_in_tx(_transfer_message(TransferStartMessage))),
+        web.post(base + "/transfers/{pid}/completion", records_replay_in_tx(_transfer_message(TransferCompletionMessage))),
+        web.post(base + "/transfers/{pid}/suspension", records_replay_in_tx(_transfer_message(TransferSuspensionMessage))),
+        web.post(base + "/transfers/{pid}/termination", records_replay_in_tx(_transfer_message(TransferTerminationMessage))),
     ]

@@ -82,3 +82,40 @@ async def test_catalog_request_over_dcp(jp_connector: tuple[str, str, DcpAuthent
         async with http.post(dsp + "/catalog/request", json=body, headers=headers) as resp:
             replayed = await resp.json()
             assert resp.status == 401 and "replay" in str(replayed)
+
+
+async def test_process_message_records_its_token_with_the_state_change(
+        jp_connector: tuple[str, str, DcpAuthenticator]) -> None:
+    """A message that changes a process records its token id in the same transaction: a
+    replayed token is refused (401) and creates nothing; a token first used on a message that
+    failed (404) is used up all the same."""
+    from connector.dsp.messages import ContractRequestMessage, Offer
+
+    dsp, jp_did, caller = jp_connector
+    offer = Offer.model_validate({"@id": "urn:offer:1", "@type": "Offer", "target": "asset-1",
+                                  "permission": [{"action": "use"}]})
+
+    def request(pid: str) -> dict:
+        return ContractRequestMessage(consumer_pid=pid, offer=offer, callback_address="http://127.0.0.1:9/api/dsp").to_dict()
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        headers = {"Authorization": await caller.outgoing_authorization(jp_did)}
+        async with http.post(dsp + "/negotiations/request", json=request("urn:uuid:first"), headers=headers) as resp:
+            first = await resp.json()
+            assert resp.status == 201, first
+        async with http.post(dsp + "/negotiations/request", json=request("urn:uuid:second"), headers=headers) as resp:
+            replayed = await resp.json()
+            assert resp.status == 401 and "replay" in str(replayed), replayed
+        async with http.get(dsp + "/negotiations/" + first["providerPid"],
+                            headers={"Authorization": await caller.outgoing_authorization(jp_did)}) as resp:
+            assert resp.status == 200 and (await resp.json())["consumerPid"] == "urn:uuid:first"
+
+        headers = {"Authorization": await caller.outgoing_authorization(jp_did)}
+        termination = {"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+                       "@type": "ContractNegotiationTerminationMessage", "consumerPid": "urn:uuid:nope",
+                       "providerPid": "urn:uuid:nope", "code": "x"}
+        async with http.post(dsp + "/negotiations/urn:uuid:nope/termination", json=termination, headers=headers) as resp:
+            assert resp.status == 404, await resp.text()
+        async with http.post(dsp + "/negotiations/request", json=request("urn:uuid:third"), headers=headers) as resp:
+            again = await resp.json()
+            assert resp.status == 401 and "replay" in str(again), again
