@@ -105,6 +105,30 @@ async def test_outgoing_id_token_carries_a_scoped_access_token() -> None:
     assert scopes == [MEMBERSHIP_SCOPE]
 
 
+async def test_access_token_is_reused_for_half_its_lifetime_per_audience() -> None:
+    """Each ID token is new (jti, expiry); the access token inside is reused for the first half
+    of its lifetime, for the same audience only."""
+    from identity.dcp import MemoryReplayCache, validate_id_token
+    from identity.jose import split_jwt
+
+    now = [1_800_000_000.0]
+    auth = DcpAuthenticator(HOLDER, TRUST, data_space="taiwan-tw", resolver=resolver(), token_lifetime=30,
+                            clock=lambda: now[0])
+    first, second = auth.id_token(VERIFIER.did), auth.id_token(VERIFIER.did)
+    claims = [split_jwt(t)[1] for t in (first, second)]
+    assert claims[0]["jti"] != claims[1]["jti"] and claims[0]["token"] == claims[1]["token"]
+    assert split_jwt(auth.id_token("did:web:other.example"))[1]["token"] != claims[0]["token"]
+    now[0] += 14
+    assert split_jwt(auth.id_token(VERIFIER.did))[1]["token"] == claims[0]["token"]
+    now[0] += 1  # half of the 30 s lifetime has passed: a new access token
+    later = auth.id_token(VERIFIER.did)
+    assert split_jwt(later)[1]["token"] != claims[0]["token"]
+    assert split_jwt(split_jwt(later)[1]["token"])[1]["exp"] == int(now[0]) + 30
+    checked = await validate_id_token(later, resolver(), audience=VERIFIER.did, replay_check=MemoryReplayCache(),
+                                      now=now[0])
+    assert checked.access_token == split_jwt(later)[1]["token"]
+
+
 async def test_store_replay_check_adapter() -> None:
     seen: dict[str, datetime] = {}
 
