@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from identity.jsonld import (
     jcs_float_mode,
     literal,
     to_rdf,
+    undefined_terms,
 )
 
 HashName = Literal["sha256", "sha384"]
@@ -161,18 +163,107 @@ def _jcs_fast(obj: Any, mode: int) -> bytes:
     return jcs_bytes(obj, mode)
 
 
+#: orjson refusing integers beyond +-(2^53 - 1) as well (they need the general path).
+_STRICT_OPTIONS = _ORJSON_OPTIONS | orjson.OPT_STRICT_INTEGER
+#: The fast path only takes documents this small: every JSON value takes at least one byte
+#: of compact output, so the node limit holds, and so does the string limit.
+_FAST_MAX_BYTES = min(MAX_NODES, MAX_STRING)
+#: `.0` closing a number in compact JSON: where orjson writes an integral float.
+_POINT_ZERO = re.compile(rb"\.0(?=[,\]}])")
+#: UTF-8 lead bytes of characters outside the Basic Multilingual Plane.
+_NON_BMP_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+#: Floats orjson writes without an exponent (ryu switches to one from 1e16 and below 1e-5).
+_FIXED_MIN, _FIXED_MAX = 1e-5, 1e15
+
+
+def jcs_checked(obj: Any) -> bytes | None:
+    """RFC 8785 bytes of `obj` with its limits checked, without a Python walk over every
+    value; None when that cannot be shown cheaply (the caller takes `limits_mode` and the
+    general path, which also report what is wrong).
+
+    orjson itself refuses what is not plain JSON (other types, non-string keys, lone
+    surrogates, integers beyond 2^53 with `OPT_STRICT_INTEGER`) and, through the size of its
+    output, bounds the node count and string lengths; the float walk bounds the depth as
+    `limits_mode` does. Output without any
+    byte of a non-BMP character keeps code point and UTF-16 key order alike. What remains
+    are floats, collected by a lean walk: any outside orjson's fixed-notation range, or
+    non-finite, or a negative zero takes the general path. Of the rest, orjson writes a
+    non-integral one as ECMAScript does (same shortest digits, no exponent) and an
+    integral one as `N.0` where RFC 8785 writes `N`: those `.0` are removed, and only if the
+    number of removals equals the number of integral floats, i.e. no string held a
+    look-alike (hypothesis-tested against `rfc8785` in tests/unit/test_canon_fast.py).
+    """
+    try:
+        out = orjson.dumps(obj, option=_STRICT_OPTIONS)
+    except orjson.JSONEncodeError:
+        return None
+    if len(out) > _FAST_MAX_BYTES:
+        return None
+    for lead in _NON_BMP_LEADS:
+        if lead in out:
+            return None
+    floats = _floats(obj)
+    if floats is None:
+        return None
+    integral = 0
+    for value in floats:
+        magnitude = abs(value)
+        if magnitude.is_integer():
+            if magnitude >= _FIXED_MAX or (value == 0.0 and math.copysign(1.0, value) < 0):
+                return None
+            integral += 1
+        elif not _FIXED_MIN <= magnitude < _FIXED_MAX:  # also NaN, which orjson writes as null
+            return None
+    if integral:
+        out, removed = _POINT_ZERO.subn(b"", out)
+        if removed != integral:
+            return None
+    return out
+
+
+def _floats(obj: Any) -> list[float] | None:
+    """Every float in a JSON value, level by level; None when it nests deeper than
+    `MAX_DEPTH` (orjson has already refused anything but plain JSON)."""
+    found: list[float] = []
+    keep = found.append
+    level = [obj]
+    depth = 0
+    while level:
+        if depth >= MAX_DEPTH:
+            return None
+        deeper: list[Any] = []
+        push = deeper.append
+        for container in level:
+            cls = container.__class__
+            for v in container.values() if cls is dict else container if cls is list else (container,):
+                vc = v.__class__
+                if vc is dict or vc is list:
+                    push(v)
+                elif vc is float:
+                    keep(v)
+        level = deeper
+        depth += 1
+    return found
+
+
 def jcs(obj: Any) -> bytes:
     """RFC 8785 canonical JSON bytes."""
-    return _jcs_fast(obj, limits_mode(obj))
+    fast = jcs_checked(obj)
+    return fast if fast is not None else _jcs_fast(obj, limits_mode(obj))
 
 
 def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
     """JCS bytes of a JSON-LD document, refusing it if it uses a term no context defines.
 
     `mode`: the `limits_mode` of `doc` or of a value that contains it, when the caller has
-    already checked the limits (so they are not walked twice).
+    already checked the limits (so they are not walked twice); without it the limits are
+    checked here (`jcs_checked`, else the walk) before the terms are.
     """
     if mode is None:
+        fast = jcs_checked(doc)
+        if fast is not None:
+            require_checked_terms(doc)
+            return fast
         mode = limits_mode(doc)
     require_checked_terms(doc)
     return _jcs_fast(doc, mode)
@@ -194,7 +285,7 @@ def require_defined_terms(doc: dict[str, Any]) -> None:
 
 def require_checked_terms(doc: dict[str, Any]) -> None:
     """`require_defined_terms` for a document whose limits are already checked."""
-    undefined = to_rdf(doc, max_quads=MAX_QUADS, emit=False).undefined
+    undefined = undefined_terms(doc)
     if undefined:
         raise UndefinedTermError(undefined)
 

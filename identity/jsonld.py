@@ -657,6 +657,14 @@ _IRI_TERMS: dict[tuple[int, bool, str], tuple[ActiveContext, str]] = {}
 MAX_IRI_TERMS = 4096
 
 
+def _scoped_iri(td: TermDef | None) -> bool:
+    """An @id/@vocab term with a property-scoped context and nothing else special."""
+    return (
+        td is not None and td.type_mapping in ("@id", "@vocab") and td.context is not _UNSET
+        and not td.container and not td.reverse and td.index is None
+    )
+
+
 def _all_scalars(value: Any) -> bool:
     """True when a value can only become literals, so it has no term to check."""
     if value.__class__ in _SCALARS:
@@ -720,6 +728,8 @@ class _Expander:
     ) -> str | None:
         """Expand one node object; emit its statements; return its subject term."""
         plan = _node_plan(element, active, prop_td, from_map, path)
+        if not self.emit_quads:
+            return self.check_node(element, plan, graph, path)
         for t in plan.bad_types:
             self.flag(f"type {t!r} at {path}")
         subject: str | None = None
@@ -758,30 +768,91 @@ class _Expander:
                         if term is not None and emit_quads:
                             self.emit(subject, prop, term, graph)
                         continue
+            self.property(element[key], key, expanded, td, prop, subject, active, graph, path, plan.only_graph)
+        return subject
+
+    def property(
+        self,
+        value: Any,
+        key: str,
+        expanded: str | None,
+        td: TermDef | None,
+        prop: str,
+        subject: str,
+        active: ActiveContext,
+        graph: str | None,
+        path: str,
+        only_graph: bool,
+    ) -> None:
+        """One property of a node object, in general (no fast path applied)."""
+        if expanded is None:
+            self.flag(f"property {key!r} at {path}")
+            return
+        here = f"{path}.{key}"
+        if expanded == "@graph":
+            target = graph if only_graph and graph is None and path == "$" else subject
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    self.node(item, active, target, here)
+                elif item is not None:
+                    raise _fail(f"@graph at {here} must contain node objects")
+            return
+        if td is not None and td.reverse:
+            for obj in self.values(value, active, td, graph, here):
+                if obj.startswith('"'):
+                    raise _fail(f"reverse property {key!r} at {here} has a literal value")
+                self.emit(obj, prop, subject, graph)
+        elif isinstance(value, str) and active.language is None and (td is None or td.plain):
+            if self.emit_quads:  # the common case, inlined
+                self.emit(subject, prop, literal(value), graph)
+        else:
+            for obj in self.values(value, active, td, graph, here):
+                self.emit(subject, prop, obj, graph)
+
+    def check_node(self, element: dict[str, Any], plan: _NodePlan, graph: str | None, path: str) -> str:
+        """`node` when only undefined terms are wanted: the plan's properties pre-sorted by
+        what checking them takes (see `_NodePlan.checks`), so the common ones cost a lookup."""
+        for t in plan.bad_types:
+            self.flag(f"type {t!r} at {path}")
+        subject: str | None = None
+        if plan.id_key is not None:
+            raw_id = element[plan.id_key]
+            if not isinstance(raw_id, str):
+                raise _fail(f"@id at {path} must be a string")
+            iri = expand_iri(plan.active, raw_id, document_relative=True)
+            subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
+        if subject is None:
+            subject = self.bnode()
+        for iri, term in plan.type_terms:
+            if term is None:
+                self.iri_term(iri, f"type at {path}")
+        scalar_props, iri_props, other_props = plan.checks or plan.compile_checks()
+        active = plan.active
+        for entry in scalar_props:
+            value = element[entry[0]]
+            if value.__class__ not in _SCALARS and not _all_scalars(value):
+                self.property(value, *entry, subject, active, graph, path, plan.only_graph)
+        active_id = id(active)
+        iri_terms = _IRI_TERMS
+        for entry, vocab, scoped in iri_props:
+            key = entry[0]
             value = element[key]
-            if expanded is None:
-                self.flag(f"property {key!r} at {path}")
-                continue
-            here = f"{path}.{key}"
-            if expanded == "@graph":
-                target = graph if plan.only_graph and graph is None and path == "$" else subject
-                for item in value if isinstance(value, list) else [value]:
-                    if isinstance(item, dict):
-                        self.node(item, active, target, here)
-                    elif item is not None:
-                        raise _fail(f"@graph at {here} must contain node objects")
-                continue
-            if td is not None and td.reverse:
-                for obj in self.values(value, active, td, graph, here):
-                    if obj.startswith('"'):
-                        raise _fail(f"reverse property {key!r} at {here} has a literal value")
-                    self.emit(obj, prop, subject, graph)
-            elif isinstance(value, str) and active.language is None and (td is None or td.plain):
-                if emit_quads:  # the common case, inlined
-                    self.emit(subject, prop, literal(value), graph)
+            vc = value.__class__
+            if vc is str:
+                if scoped is None:
+                    hit = iri_terms.get((active_id, vocab, value))
+                    if hit is None or hit[0] is not active:
+                        self.iri_value(value, active, vocab, f"{path}.{key}")
+                else:  # a property-scoped context applies to the value (proofPurpose)
+                    hit = iri_terms.get((id(scoped), vocab, value))
+                    if hit is None or hit[0] is not scoped:
+                        self.iri_value(value, scoped, vocab, f"{path}.{key}")
+            elif vc is dict and scoped is None and active.special_keys().isdisjoint(value):
+                self.node(value, active, graph, f"{path}.{key}", entry[2])  # an embedded node
             else:
-                for obj in self.values(value, active, td, graph, here):
-                    self.emit(subject, prop, obj, graph)
+                self.property(value, *entry, subject, active, graph, path, plan.only_graph)
+        for entry in other_props:
+            self.property(element[entry[0]], *entry, subject, active, graph, path, plan.only_graph)
         return subject
 
     def iri_value(self, value: str, active: ActiveContext, vocab: bool, path: str) -> str | None:
@@ -987,6 +1058,31 @@ class _NodePlan:
     #: datatype of a plain typed-literal term)
     props: list[tuple[str, str | None, TermDef | None, str, int, str | None]]
     only_graph: bool
+    #: `props` sorted for the undefined-term walk (built on first use): the literal-typed
+    #: ones, the @id/@vocab ones (with whether they are @vocab, and the active context of
+    #: a property-scoped one), the rest (@json literals left out); each property as
+    #: (key, expanded, term definition, predicate).
+    checks: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None = None
+
+    def compile_checks(self) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+        scalars, iris, others = [], [], []
+        for key, expanded, td, prop, rule, _datatype in self.props:
+            entry = (key, expanded, td, prop)
+            if rule == _SKIP:
+                continue
+            if rule == _SKIP_SCALARS:
+                scalars.append(entry)
+            elif rule == _IRI:
+                iris.append((entry, td.type_mapping == "@vocab", None))  # type: ignore[union-attr]
+            elif _scoped_iri(td):
+                # What `item` then `scalar` do with a string value, the scoped context
+                # processed once here rather than per value.
+                scoped = process_context(self.active, td.context, override_protected=True)  # type: ignore[union-attr]
+                iris.append((entry, td.type_mapping == "@vocab", scoped))  # type: ignore[union-attr]
+            else:
+                others.append(entry)
+        self.checks = (tuple(scalars), tuple(iris), tuple(others))
+        return self.checks
 
 
 _PLANS: dict[Any, tuple[Any, ...]] = {}
@@ -1077,6 +1173,16 @@ def _make_plan(element: dict[str, Any], type_scoped: ActiveContext, types: list[
         props.append((key, expanded, td, f"<{expanded}>", _check_rule(td), _literal_datatype(td)))
     only_graph = set(kw) <= {"@graph", "@context"} and len(element) == len(kw)
     return _NodePlan(active, kw.get("@id"), type_terms, bad_types, props, only_graph)
+
+
+def undefined_terms(document: dict[str, Any]) -> list[str]:
+    """`to_rdf(document, emit=False).undefined` without building an `Expansion` (this runs on
+    every JCS proof: the document and the proof configuration)."""
+    if not isinstance(document, dict):
+        raise _fail("a JSON-LD document must be a JSON object")
+    run = _Expander(0, False, None)
+    run.node(document, _EMPTY, None, "$")
+    return run.undefined
 
 
 @dataclass

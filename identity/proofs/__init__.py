@@ -258,14 +258,7 @@ def verify_proofs(
         return ProofResult(False, [])
     if len(proofs) > MAX_PROOFS:
         return ProofResult(False, [ProofCheck(False, None, None, f"document has more than {MAX_PROOFS} proofs")])
-    # Size and depth limits: checked once for the whole document (proofs included), which
-    # also tells the canonicalisers how the document's numbers serialise. A failure is
-    # reported by each proof at the point where it canonicalises.
-    limits: int | IdentityError
-    try:
-        limits = limits_mode(document)
-    except IdentityError as exc:
-        limits = exc
+    limits = _Limits(document)
     moment = now or datetime.now(timezone.utc)
     checks = []
     for proof in proofs:
@@ -275,6 +268,27 @@ def verify_proofs(
             )
         )
     return ProofResult(all(c.ok for c in checks), checks)
+
+
+class _Limits:
+    """The size, depth and JCS mode of the whole document (proofs included), walked only
+    when a proof needs them, at most once; a failure is reported by each proof needing it."""
+
+    __slots__ = ("_document", "_mode")
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._document = document
+        self._mode: int | IdentityError | None = None
+
+    def mode(self) -> int:
+        if self._mode is None:
+            try:
+                self._mode = limits_mode(self._document)
+            except IdentityError as exc:
+                self._mode = exc
+        if isinstance(self._mode, IdentityError):
+            raise self._mode
+        return self._mode
 
 
 def _verify_one(
@@ -287,7 +301,7 @@ def _verify_one(
     domain: str | None,
     now: datetime,
     max_skew: timedelta,
-    limits: int | IdentityError,
+    limits: _Limits,
 ) -> ProofCheck:
     if not isinstance(proof, dict):
         return ProofCheck(False, None, None, "proof is not a JSON object")
@@ -316,7 +330,7 @@ def _check_proof(
     domain: str | None,
     now: datetime,
     max_skew: timedelta,
-    limits: int | IdentityError,
+    limits: _Limits,
 ) -> None:
     if proof.get("type") != PROOF_TYPE:
         raise ProofError(f"unsupported proof type {proof.get('type')!r}; expected {PROOF_TYPE}")
@@ -361,8 +375,9 @@ def _check_proof(
     if not isinstance(key, PublicKey):
         raise ProofError(f"verification method {vm} did not resolve to a public key")
     suite.check_key_type(key.key_type)
-    if isinstance(limits, IdentityError):
-        raise limits
-    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=limits)
+    # A JCS proof whose options are short strings needs no walk over the whole document:
+    # canonicalising the document checks its limits (`identity.canon.jcs_checked`).
+    mode = None if suite.canonicalization == "jcs" and _plain_strings(options) else limits.mode()
+    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=mode)
     if not suite.verify(hash_data, signature, key):
         raise ProofError(f"{suite.name} signature does not verify with {vm}")

@@ -291,3 +291,85 @@ def test_lone_surrogate_is_a_reported_failure_not_a_crash(signer: tuple[KeyPair,
 def test_nan_in_a_footprint_is_refused() -> None:
     with pytest.raises(CanonicalizationError):
         jcs({"a": math.nan})
+
+
+# -- jcs_checked: RFC 8785 without a Python walk over every value --------------------------------
+from identity.canon import MAX_DEPTH, jcs_checked  # noqa: E402
+
+
+@settings(max_examples=1500, deadline=None)
+@given(orjson_values)
+def test_jcs_checked_is_rfc8785_or_declines(value: Any) -> None:
+    fast = jcs_checked(value)
+    if fast is not None:
+        assert fast == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": 5.0, "s": "x:5.0,"},  # a look-alike in a string: the count of removals differs
+        {"a": "[1.0]", "b": 2.0},
+        {"s": "1.0}", "t": [3.0, "4.0]"]},
+    ],
+)
+def test_look_alike_integral_floats_in_strings_are_never_rewritten(doc: dict[str, Any]) -> None:
+    assert jcs_checked(doc) is None  # declined: the general path decides
+    assert jcs(doc) == rfc8785.dumps(doc)
+
+
+def test_integral_and_fixed_floats_take_the_fast_path() -> None:
+    doc = {"a": [2.0, 1.3, {"b": 100.0, "c": "PACT-2.0"}], "d": 0.00001}
+    assert jcs_checked(doc) == rfc8785.dumps(doc) == b'{"a":[2,1.3,{"b":100,"c":"PACT-2.0"}],"d":0.00001}'
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_floats_are_never_written_as_null(bad: float) -> None:
+    assert jcs_checked({"x": bad}) is None  # orjson would write null
+    with pytest.raises(CanonicalizationError):
+        jcs({"x": bad})
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"x": -0.0},
+        {"x": 1e16},
+        {"x": 1e-7},
+        {"x": 2**53},
+        {"\U0001f600": 1, "\uffff": 2},
+        {"x": "\U0001f600"},
+        {"x": object()},
+        {1: "x"},
+        {"x": "\ud800"},
+    ],
+)
+def test_declines_what_orjson_writes_differently_or_refuses(doc: dict[Any, Any]) -> None:
+    assert jcs_checked(doc) is None
+
+
+def test_depth_limit_matches_the_walk() -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 1.5
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    assert jcs_checked(nested(MAX_DEPTH)) == rfc8785.dumps(nested(MAX_DEPTH))
+    limits_mode(nested(MAX_DEPTH))
+    assert jcs_checked(nested(MAX_DEPTH + 1)) is None
+    with pytest.raises(DocumentLimitError):
+        limits_mode(nested(MAX_DEPTH + 1))
+
+
+def test_large_documents_take_the_walk() -> None:
+    big = {"x": ["a" * 1000] * 300}
+    assert jcs_checked(big) is None
+    assert jcs(big) == rfc8785.dumps(big)
+
+
+def test_footprint_credential_takes_the_fast_path() -> None:
+    fp = make_footprints("jp", 2)[1]
+    vc = footprint_credential(fp, "did:example:issuer")
+    fast = jcs_checked(vc)
+    assert fast is not None and fast == rfc8785.dumps(vc)
