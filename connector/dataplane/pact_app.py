@@ -260,7 +260,8 @@ class PactHost:
             return out
         unloaded = [entries[i] for i in missing if not entries[i].loaded]
         fresh = await self._loaded(unloaded) if unloaded else {}
-        todo: list[tuple[int, tuple[Any, ...], Footprint]] = []
+        todo: list[tuple[int, tuple[Any, ...], Footprint | bytes]] = []
+        raw_ok = version == "2" and fmt == "vc" and self.renderer is not None and self.renderer.takes_bytes
         for i in missing:
             entry = entries[i] if entries[i].loaded else fresh.get(entries[i].id)
             if entry is None:
@@ -268,7 +269,10 @@ class PactHost:
             if fmt == "json":
                 out[i] = self._render_plain(version, entry)
                 continue
-            body = self.as_version(version, entry.footprint())
+            # a stored v2 footprint goes to the signer as its JSON bytes: decoded once, there
+            body: Footprint | bytes | None = entry.plain_bytes() if raw_ok else None
+            if body is None:
+                body = self.as_version(version, entry.footprint())
             if body is not None:
                 todo.append((i, (version, fmt, entry.key), body))
         if todo:
@@ -279,6 +283,12 @@ class PactHost:
                 if cache is not None:
                     cache.put(key, rendered)
         return out
+
+    def _items_cached(self, fmt: str) -> bool:
+        """Whether renderings in ``fmt`` (other than stored v2 JSON) are cached per item."""
+        if fmt == "vc":
+            return self.renderer is not None and self.renderer.cache is not None
+        return self.plain_cache is not None
 
     def _page_cacheable(self, version: ApiVersion, fmt: str) -> bool:
         """Whether whole pages in this rendering may be cached: only where each item's
@@ -320,8 +330,9 @@ class PactHost:
         else:
             # v2 plain JSON is served from the stored documents; other renderings are cached
             # by the listing's keys, so the listing needs documents only for cache misses
+            # (and always when nothing is cached: signing on the fly reads them in one query)
             items = await self.entries(after=after, limit=limit + 1, where=where, ids=ids,
-                                       documents=fmt == "json" and version == "2")
+                                       documents=fmt == "json" and version == "2" or not self._items_cached(fmt))
             more = len(items) > limit
             items = items[:limit]
             last = items[-1].id if items else None

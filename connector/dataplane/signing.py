@@ -3,7 +3,10 @@
 A :data:`Signer` turns a footprint into a signed VC (the connector passes one built on
 ``identity.proofs.add_proof`` with the provider's DID key). Signing is the expensive
 part of serving a page, so rendered credentials are cached by footprint id + version +
-last update: a footprint is signed once per change, not once per request.
+last update: a footprint is signed once per change, not once per request. A signer that
+also has ``render(footprint | stored JSON bytes) -> bytes`` (see
+``identity.footprint_signing``) is asked for the serialised credential directly, so
+signing on the fly needs no dict round trip and stored footprints are not decoded twice.
 
 Plain PACT JSON responses carry ``Content-Digest`` (RFC 9530) and, with a
 :class:`DetachedJws` configured, a JWS over the exact body bytes (RFC 7515 detached
@@ -96,11 +99,23 @@ class Page(NamedTuple):
         return len(self.body) + 256 * self.rows + 256
 
 
-def _sign_all(signer: Signer, bodies: list[dict[str, Any]]) -> list[bytes]:
+#: What a renderer signs: a footprint dict, or a stored footprint's JSON bytes.
+Body = dict[str, Any] | bytes
+
+
+def _render_with(signer: Signer) -> Callable[[Body], bytes] | None:
+    render = getattr(signer, "render", None)
+    return render if callable(render) else None
+
+
+def _sign_all(signer: Signer, bodies: list[Body]) -> list[bytes]:
     """Sign and serialise a batch (runs in an executor: one hop per batch, not per VC)."""
+    render = _render_with(signer)
+    if render is not None:
+        return [render(body) for body in bodies]
     out = []
     for body in bodies:
-        signed = signer(body)
+        signed = signer(json.loads(body) if isinstance(body, bytes) else body)
         if inspect.isawaitable(signed):
             raise TypeError("a signer run in an executor must be synchronous")
         out.append(dumps(signed))
@@ -112,7 +127,8 @@ class CredentialRenderer:
 
     ``executor``: run synchronous signing there, a page's misses split into one batch per
     worker (``workers``). A thread pool only helps if the signer releases the GIL; a
-    process pool needs a picklable signer.
+    process pool needs a picklable signer. A signer's ``known_rendering(footprint)``, when
+    it has one, answers first, here (bytes, or None to sign).
     """
 
     def __init__(
@@ -126,6 +142,11 @@ class CredentialRenderer:
         workers: int = 2,
     ) -> None:
         self._signer = signer
+        self._render = _render_with(signer)
+        known = getattr(signer, "known_rendering", None)
+        self._known: Callable[[dict[str, Any]], bytes | None] | None = known if callable(known) else None
+        #: whether stored JSON bytes may be handed over as they are (``sign_many``)
+        self.takes_bytes = self._render is not None
         self.cache = RenderCache(maxsize, max_bytes) if cache and maxsize > 0 else None
         self.executor = executor
         self.workers = max(1, workers)
@@ -140,20 +161,33 @@ class CredentialRenderer:
             self.cache.put(key, rendered)
         return rendered
 
-    async def sign_many(self, bodies: list[dict[str, Any]]) -> list[bytes]:
-        """Sign and serialise ``bodies`` (no caching), in order."""
+    async def sign_many(self, bodies: list[Body]) -> list[bytes]:
+        """Sign and serialise ``bodies`` (no caching), in order; bytes (a stored footprint's
+        JSON) only when ``takes_bytes``."""
         if not bodies:
             return []
         if self.executor is not None:
-            loop = asyncio.get_running_loop()
-            step = -(-len(bodies) // self.workers)
-            chunks = [bodies[i:i + step] for i in range(0, len(bodies), step)]
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(self.executor, _sign_all, self._signer, chunk) for chunk in chunks))
-            return [b for part in parts for b in part]
+            # what the signer already holds here (e.g. credentials stored at publication) is
+            # not sent to a worker, whose copy of the signer may not know it
+            out: list[bytes | None] = [None] * len(bodies)
+            if self._known is not None:
+                out = [self._known(b) if isinstance(b, dict) else None for b in bodies]
+            todo = [i for i, rendered in enumerate(out) if rendered is None]
+            if todo:
+                loop = asyncio.get_running_loop()
+                step = -(-len(todo) // self.workers)
+                chunks = [[bodies[i] for i in todo[lo:lo + step]] for lo in range(0, len(todo), step)]
+                parts = await asyncio.gather(
+                    *(loop.run_in_executor(self.executor, _sign_all, self._signer, chunk) for chunk in chunks))
+                for i, rendered in zip(todo, (b for part in parts for b in part)):
+                    out[i] = rendered
+            return out  # type: ignore[return-value]
+        if self._render is not None:
+            render = self._render
+            return [render(body) for body in bodies]
         out = []
         for body in bodies:
-            signed = self._signer(body)
+            signed = self._signer(json.loads(body) if isinstance(body, bytes) else body)
             if inspect.isawaitable(signed):
                 signed = await signed
             out.append(dumps(signed))

@@ -59,10 +59,12 @@ class Entry:
 
         True when the stored document is not a VC to unwrap: its text then cannot contain
         the key ``credentialSubject`` (checked with no backslash present, so the key cannot
-        hide as ``\\u`` escapes). Only for the default unwrapping.
+        hide as ``\\u`` escapes). Only for the default unwrapping, or one that declares it
+        returns such documents unchanged (``unwrap.keeps_plain = True``).
         """
         raw = self.raw
-        if raw is None or self._unwrap not in (None, unwrap_credential):
+        if raw is None or (self._unwrap not in (None, unwrap_credential)
+                           and not getattr(self._unwrap, "keeps_plain", False)):
             return None
         if isinstance(raw, str):
             raw = raw.encode("utf-8")

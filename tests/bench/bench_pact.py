@@ -5,9 +5,12 @@ Measures, in one process on loopback (client and server share the loop):
   * signed pages, signatures cached (eddsa-jcs-2022 VCs, the host's VC cache warm): whole
     pages from the host's page cache, and with the page cache off (per-VC cache only)
   * signed pages, signing on the fly (VC cache disabled): inline, and with the signing
-    batches handed to a 2-thread pool and to a 2-process pool
+    batches handed to a 2-thread pool and to a 2-process pool; the signer is the
+    connector's own (``FootprintSigner``: stored plain footprints are signed from their
+    stored JSON bytes through ``identity.footprint_signing``)
   * plain PACT JSON pages (reference)
-and RSS after paging through the whole store with 1,000 and then 100,000 footprints.
+and RSS after paging through the whole store with 1,000 and then 100,000 footprints, and
+the floor of signing on the fly (a pre-rendered page plus 100 raw Ed25519 signatures).
 
 The modes run in interleaved slices (A B C D A B C D ...), so background load on a shared
 machine hits them alike; each line gives wall-clock pages/s and, where all the work is in
@@ -31,18 +34,16 @@ from typing import Any
 import aiohttp
 import psutil
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert
 
 from connector.dataplane import ClientCredentialsAuth, create_pact_app
 from connector.dataplane.client import next_link
 from connector.dataplane.runner import start_pact_host
 from connector.dataplane.source import StoreFootprintSource
+from connector.delivery.signing import FootprintSigner
 from connector.footprints import make_footprints
 from connector.store import open_store
 from connector.store.tables import footprints as footprints_table
-from identity import proofs
-from identity.footprint_credential import footprint_credential
 from identity.keys import KeyPair
 
 PAGE = 100
@@ -52,34 +53,15 @@ SLICE = 1.0  # seconds per mode per round
 HOT_PAGES = 10  # pages cycled in the throughput runs (1,000 footprints, inside the VC cache)
 
 
-class BenchSigner:
-    """The provider's signer as the connector builds one: ``footprint_credential`` and an
-    eddsa-jcs-2022 proof from its did:key. Picklable (the key travels as its 32 raw bytes),
-    so it can run in a process pool."""
-
-    def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret or Ed25519PrivateKey.generate().private_bytes_raw()
-        self._setup()
-
-    def _setup(self) -> None:
-        self._key = KeyPair.from_raw("Ed25519", self._secret)
-        self.did = f"did:key:{self._key.public.multibase()}"
-        self._vm = f"{self.did}#{self._key.public.multibase()}"
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"secret": self._secret}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._secret = state["secret"]
-        self._setup()
-
-    def __call__(self, fp: dict[str, Any]) -> dict[str, Any]:
-        vc = footprint_credential(fp, self.did)
-        return proofs.add_proof(vc, self._key, verification_method=self._vm, cryptosuite="eddsa-jcs-2022")
+BENCH_DID = "did:web:provider.bench.example"
 
 
-def make_signer() -> BenchSigner:
-    return BenchSigner()
+def make_signer() -> FootprintSigner:
+    """The provider's signer exactly as the connector builds one (``create_public_api``): its
+    DID key, eddsa-jcs-2022, stored credentials served as they are and everything else
+    signed (the store here holds plain footprints, so every VC is signed). Picklable, so it
+    also runs in a process pool."""
+    return FootprintSigner(KeyPair.generate("Ed25519"), BENCH_DID)
 
 
 def footprint_rows(start: int, stop: int, templates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -165,8 +147,8 @@ async def main_async() -> None:
 
     auth = ClientCredentialsAuth()
     auth.register_client("bench", "bench-secret", scopes={"footprint:list", "footprint:read", "footprint:vc"})
-    source = StoreFootprintSource(store.footprints)
     signer = make_signer()
+    source = StoreFootprintSource(store.footprints, unwrap=signer.unwrap)  # as PublishedFootprints builds it
     threads = ThreadPoolExecutor(2, thread_name_prefix="bench-sign")
     procs = ProcessPoolExecutor(2)
     key = os.urandom(32)  # shared cursor key: links from one app work on the other (like replicas)
@@ -236,9 +218,11 @@ async def main_async() -> None:
             Mode("  ... 2-process pool", [u.replace(cached, base["fly_procs"]) for u in vc_urls], headers),
             Mode("plain PACT JSON", json_urls, headers),
         ]
+        sign_us: list[float] = []
         for _ in range(ROUNDS):
             for mode in modes:
                 await run_slice(session, mode, SLICE)
+            sign_us.append(raw_sign_us(signer.key))
 
     for runner in runners:
         await runner.cleanup()
@@ -260,9 +244,25 @@ async def main_async() -> None:
         in_process = not mode.urls[0].startswith(base["fly_procs"])  # worker CPU is not ours to count
         cpu = f"{mode.cpu_ms:11.2f} {base_mode.cpu_ms / mode.cpu_ms:8.3f}x" if in_process else f"{'(workers)':>11} {'':9}"
         print(f"{mode.name + ':':28}{mode.rps:9.1f} {ratio:6.3f}x   {cpu}{targets.get(n, '')}")
+    # What signing alone allows: a pre-rendered page plus PAGE raw signatures, nothing else
+    sign = sorted(sign_us)[len(sign_us) // 2]
+    ceiling = 1 / (1 / base_mode.rps + PAGE * sign / 1e6)
+    print(f"floor of signing on the fly: {PAGE} raw Ed25519 signatures = {PAGE * sign / 1000:.2f} ms CPU "
+          f"({sign:.1f} us each); with a pre-rendered page at most {ceiling:.0f} pages/s = "
+          f"{ceiling / base_mode.rps:.3f}x")
     print(f"RSS after listing 1,000: {rss_1k / mb:.0f} MB; after 100,000: {rss_100k / mb:.0f} MB; "
           f"growth {(rss_100k - rss_1k) / mb:.1f} MB (target < 50 MB)")
     print(f"bench wall time: {time.perf_counter() - started:.0f} s")
+
+
+def raw_sign_us(key: KeyPair, n: int = 2000) -> float:
+    """CPU microseconds per raw Ed25519 signature of a 64-byte hashData (what every
+    credential signed on the fly costs at the least)."""
+    sign, data = key.cryptography_key().sign, os.urandom(64)
+    t0 = time.process_time()
+    for _ in range(n):
+        sign(data)
+    return (time.process_time() - t0) / n * 1e6
 
 
 def main() -> None:
