@@ -51,6 +51,9 @@ _CONTEXT_KEYWORDS = frozenset(
 _KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _BAD_IRI_CHARS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+#: An absolute IRI (scheme group 1) with none of `_BAD_IRI_CHARS`: what `expand_iri` returns
+#: unchanged and `iri_term` accepts, unless a term named like its scheme is a prefix.
+_CLEAN_ABSOLUTE = re.compile(r'([a-zA-Z][a-zA-Z0-9+.\-]*):[^\x00-\x20<>"{}|^`\\]*\Z')
 _GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 _UNSET: Any = object()
 MAX_CONTEXT_DEPTH = 32
@@ -817,10 +820,14 @@ class _Expander:
         subject: str | None = None
         if plan.id_key is not None:
             raw_id = element[plan.id_key]
-            if not isinstance(raw_id, str):
-                raise _fail(f"@id at {path} must be a string")
-            iri = expand_iri(plan.active, raw_id, document_relative=True)
-            subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
+            clean = _CLEAN_ABSOLUTE.match(raw_id) if raw_id.__class__ is str else None
+            if clean is not None and clean.group(1) not in plan.active.terms:
+                subject = raw_id  # absolute, valid, and no term could make it a compact IRI
+            else:
+                if not isinstance(raw_id, str):
+                    raise _fail(f"@id at {path} must be a string")
+                iri = expand_iri(plan.active, raw_id, document_relative=True)
+                subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
         if subject is None:
             subject = self.bnode()
         for iri, term in plan.type_terms:
