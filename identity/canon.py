@@ -221,9 +221,26 @@ def jcs_checked(obj: Any) -> bytes | None:
     return out
 
 
+def _jcs_strings(obj: dict[str, Any]) -> bytes | None:
+    """`jcs_checked` for an object whose values are strings or lists of strings."""
+    try:
+        out = orjson.dumps(obj, option=_STRICT_OPTIONS)
+    except orjson.JSONEncodeError:
+        return None
+    if len(out) > _FAST_MAX_BYTES:
+        return None
+    for lead in _NON_BMP_LEADS:
+        if lead in out:
+            return None
+    return out
+
+
 def _floats(obj: Any) -> list[float] | None:
     """Every float in a JSON value, level by level; None when it nests deeper than
     `MAX_DEPTH` (orjson has already refused anything but plain JSON)."""
+    cls = obj.__class__
+    if cls is not dict and cls is not list:
+        return [obj] if cls is float else []
     found: list[float] = []
     keep = found.append
     level = [obj]
@@ -234,9 +251,10 @@ def _floats(obj: Any) -> list[float] | None:
         deeper: list[Any] = []
         push = deeper.append
         for container in level:
-            cls = container.__class__
-            for v in container.values() if cls is dict else container if cls is list else (container,):
+            for v in container.values() if container.__class__ is dict else container:
                 vc = v.__class__
+                if vc is str:
+                    continue  # most values: one test
                 if vc is dict or vc is list:
                     push(v)
                 elif vc is float:
@@ -252,15 +270,17 @@ def jcs(obj: Any) -> bytes:
     return fast if fast is not None else _jcs_fast(obj, limits_mode(obj))
 
 
-def jcs_defined(doc: dict[str, Any], *, mode: int | None = None) -> bytes:
+def jcs_defined(doc: dict[str, Any], *, mode: int | None = None, strings_only: bool = False) -> bytes:
     """JCS bytes of a JSON-LD document, refusing it if it uses a term no context defines.
 
     `mode`: the `limits_mode` of `doc` or of a value that contains it, when the caller has
     already checked the limits (so they are not walked twice); without it the limits are
-    checked here (`jcs_checked`, else the walk) before the terms are.
+    checked here (`jcs_checked`, else the walk) before the terms are. `strings_only`: the
+    caller has checked that every value is a string or a list of strings within
+    `MAX_STRING` (a proof configuration), so there is no float to look for.
     """
     if mode is None:
-        fast = jcs_checked(doc)
+        fast = _jcs_strings(doc) if strings_only else jcs_checked(doc)
         if fast is not None:
             require_checked_terms(doc)
             return fast

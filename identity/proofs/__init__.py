@@ -7,13 +7,14 @@ raises for a bad document or proof but reports, per proof, the check that failed
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from identity.canon import MAX_STRING, limits_mode
+from identity.canon import MAX_STRING, jcs_defined, limits_mode
 from identity.errors import IdentityError, ProofError, UnknownCryptosuiteError
 from identity.keys import KeyError_, KeyPair, PublicKey, multibase_decode, multibase_encode
 from identity.proofs import ecdsa_jcs_2019, ecdsa_rdfc_2019, eddsa_jcs_2022, eddsa_rdfc_2022
@@ -375,9 +376,18 @@ def _check_proof(
     if not isinstance(key, PublicKey):
         raise ProofError(f"verification method {vm} did not resolve to a public key")
     suite.check_key_type(key.key_type)
-    # A JCS proof whose options are short strings needs no walk over the whole document:
-    # canonicalising the document checks its limits (`identity.canon.jcs_checked`).
-    mode = None if suite.canonicalization == "jcs" and _plain_strings(options) else limits.mode()
-    hash_data = proof_hash_data(suite, base, options, key.key_type, mode=mode)
+    if suite.canonicalization == "jcs" and _plain_strings(options):
+        # The common case, without a walk over the whole document: canonicalising it checks
+        # its limits (`identity.canon.jcs_checked`), and the proof configuration is short
+        # strings. The configuration is `options` (this call's own copy) with the
+        # document's @context, as `proof_hash_data` builds it.
+        if "@context" in base:
+            options["@context"] = base["@context"]
+        else:
+            options.pop("@context", None)
+        digest = hashlib.sha384 if key.key_type == "P-384" else hashlib.sha256
+        hash_data = digest(jcs_defined(options, strings_only=True)).digest() + digest(jcs_defined(base)).digest()
+    else:
+        hash_data = proof_hash_data(suite, base, options, key.key_type, mode=limits.mode())
     if not suite.verify(hash_data, signature, key):
         raise ProofError(f"{suite.name} signature does not verify with {vm}")
