@@ -38,9 +38,11 @@ class JoseError(IdentityError):
 
 def _b64u_json(part: str, what: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        # Strict base64url: a character outside the alphabet is an error, not skipped
+        # (the signature is checked over the token's own text, which must be what is read).
+        raw = base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except (ValueError, UnicodeDecodeError, RecursionError, binascii.Error):
         raise JoseError(f"JWT {what} is not base64url-encoded JSON") from None
     if not isinstance(value, dict):
         raise JoseError(f"JWT {what} must be a JSON object")
@@ -155,7 +157,9 @@ def verify_jwt(
         signature = base64.b64decode(sig_part + "=" * (-len(sig_part) % 4), altchars=b"-_", validate=True)
     except (ValueError, binascii.Error):
         raise JoseError("JWT rejected: the signature is not base64url") from None
-    if not public_key.verify(signature, signing_input.encode("ascii", "replace")):
+    if not signing_input.isascii():
+        raise JoseError("JWT rejected: a compact JWS is ASCII")
+    if not public_key.verify(signature, signing_input.encode("ascii")):
         raise JoseError("JWT signature does not verify with the issuer's key")
     check_time_claims(claims, time.time() if now is None else now, leeway)
     return header, claims

@@ -130,3 +130,21 @@ def test_vp_jwt_audience_and_nonce() -> None:
     stale = issue_vp_jwt(vp, holder_key, kid=kid, lifetime=60, now=time.time() - 3600)
     with pytest.raises(JoseError, match="expired"):
         verify_vp_jwt(stale, resolve_verification_method)
+
+
+def test_jwt_with_characters_outside_base64url_is_refused() -> None:
+    """Lenient base64 would skip a stray character; the token's text must be what is read."""
+    import pytest as _pytest
+
+    from identity.jose import JoseError, sign_jwt, split_jwt, verify_jwt
+    from identity.keys import KeyPair as _KeyPair
+
+    key = _KeyPair.generate("ed25519")
+    token = sign_jwt({"iss": "did:example:a", "exp": 4102444800}, key, kid="did:example:a#k", typ="JWT")
+    head, body, sig = token.split(".")
+    for bad in (f"{head}.{body[:5]}!{body[5:]}.{sig}", f"{head}.{body}é.{sig}", f"{head}*.{body}.{sig}"):
+        with _pytest.raises(JoseError):
+            split_jwt(bad)
+    with _pytest.raises(JoseError):
+        verify_jwt(f"{head}.{body}.{sig}é", key.public, expected_types=["JWT"])
+    assert verify_jwt(token, key.public, expected_types=["JWT"])[1]["iss"] == "did:example:a"
