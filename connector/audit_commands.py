@@ -110,20 +110,44 @@ async def _export(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"cannot read status-list bundle {args.status_lists}: {exc}") from None
         if not isinstance(status_bundle, dict):
             raise UsageError(f"status-list bundle {args.status_lists} must be a JSON object {{url: credential}}")
-    store = await _open(args.db)
+    signer, db = _signer_and_db(args)
+    store = await _open(db)
     resolver = DidResolver(bundle=dids, offline=args.offline, allow_http_loopback=args.allow_http_loopback)
     status = StatusListSource(bundle=status_bundle, offline=args.offline, allow_http_loopback=args.allow_http_loopback)
     try:
         return await export_bundle(store, args.agreement, args.out, resolver=resolver, status_lists=status,
-                                   trust=trust, exporter_did=args.exporter_did, allow_missing=args.allow_missing)
+                                   trust=trust, exporter_did=args.exporter_did, allow_missing=args.allow_missing,
+                                   signer=signer)
     except EvidenceError as exc:
         raise _ExportFailed(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
-        raise _db_error(exc, args.db) from None
+        raise _db_error(exc, db) from None
     finally:
         await resolver.close()
         await status.close()
         await store.close()
+
+
+def _signer_and_db(args: argparse.Namespace) -> tuple[Any, str]:
+    """With --config, the connector's own key signs the manifest and its database is the
+    default --db; without it the bundle is unsigned."""
+    if not args.config:
+        if not args.db:
+            raise UsageError("give --db (an unsigned bundle) or --config (the connector's, to sign it)")
+        return None, args.db
+    from connector.config import ConfigError, load_settings
+    from connector.delivery.signing import verification_method
+    from connector.evidence import ManifestSigner
+    from identity.errors import IdentityError
+    from identity.keys import KeyPair
+
+    try:
+        settings = load_settings(args.config)
+        key = KeyPair.load(settings.key_file)
+    except (ConfigError, IdentityError, OSError) as exc:
+        raise UsageError(f"cannot use {args.config} to sign: {exc}") from None
+    did = settings.participant_id
+    return ManifestSigner(key, did, verification_method(did)), args.db or settings.database
 
 
 class _ExportFailed(Exception):
@@ -159,7 +183,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verify.set_defaults(func=_cmd_audit_verify)
 
     export = actions.add_parser("export", help="write the evidence bundle of one agreement")
-    export.add_argument("--db", required=True, help="store URL")
+    export.add_argument("--db", help="store URL (default with --config: the connector's database)")
+    export.add_argument("--config", help="the connector's configuration: its key signs the manifest (manifest.jws)")
     export.add_argument("--agreement", required=True, help="contract agreement id")
     export.add_argument("--out", required=True, help="directory to create (must not exist or be empty)")
     export.add_argument("--trust-list", help="trust list to include (TOML or JSON)")

@@ -248,17 +248,21 @@ async def export_and_verify(node: Node, agreement_id: str, out: Path) -> tuple[b
     from identity.trust import TrustStore
 
     from .config import load_settings
-    from .evidence import export_bundle, verify_bundle
+    from identity.keys import KeyPair
+
+    from .delivery.signing import verification_method
+    from .evidence import ManifestSigner, export_bundle, verify_bundle
     from .store import open_store
 
     settings = load_settings(node.config, env={})
     trust = TrustStore.load(settings.trust_file) if settings.trust_file else None
+    signer = ManifestSigner(KeyPair.load(settings.key_file), node.did, verification_method(node.did))
     store = await open_store(settings.database, migrate=False)
     resolver = DidResolver(allow_http_loopback=True)
     status = StatusListSource(allow_http_loopback=True)
     try:
         manifest = await export_bundle(store, agreement_id, out, resolver=resolver, status_lists=status,
-                                       trust=trust, exporter_did=node.did)
+                                       trust=trust, exporter_did=node.did, signer=signer)
     finally:
         await resolver.close()
         await status.close()
@@ -266,7 +270,8 @@ async def export_and_verify(node: Node, agreement_id: str, out: Path) -> tuple[b
     report = await verify_bundle(out)
     problems = "; ".join(str(f) for f in report.findings)[:400]
     summary = (f"{len(manifest['credentials'])} credential(s), log seq {manifest['log']['firstSeq']}.."
-               f"{manifest['log']['lastSeq']}, {'VALID' if report.valid else 'INVALID: ' + problems}")
+               f"{manifest['log']['lastSeq']}, manifest signature {report.signature}, "
+               f"{'VALID' if report.valid else 'INVALID: ' + problems}")
     return report.valid, summary
 
 

@@ -13,10 +13,17 @@ A bundle is a directory:
     did-documents.json   {did: DID document} for every issuer, status-list signer and party
     status-lists.json    {url: status list credential} for every credentialStatus entry
     trust-list.json      the exporter's trust list (optional; an auditor may bring their own)
+    manifest.jws         the exporter's signature over manifest.json (when exported with the
+                         connector's key): a compact JWS, typ ``kakehashi-evidence+jwt``,
+                         ``iss`` = the exporter DID, ``sub`` = the agreement id,
+                         ``manifestSha256`` = sha256 of manifest.json's bytes, signed by an
+                         assertionMethod key of the exporter's DID document (bundled)
 
-The manifest is not signed: its hashes catch accidental damage and make every file
-accountable, while the real anchors are the credential proofs and the log's hash chain,
-whose head an auditor can compare with the connector's live log (``kakehashi audit verify``).
+The manifest's hashes make every file accountable and its signature says who vouches for the
+selection; the anchors of the content itself are the credential proofs and the log's hash
+chain, whose head an auditor can compare with the connector's live log
+(``kakehashi audit verify``). A bundle without ``manifest.jws`` still verifies, reported as
+unsigned.
 """
 
 from __future__ import annotations
@@ -50,12 +57,16 @@ from connector.store import Agreement, AuditEntry, StoreProtocol
 from connector.store.hashchain import format_time
 from identity.did.resolver import DidResolver, parse_did_bundle
 from identity.errors import IdentityError
+from identity.jose import JoseError, sign_jwt, split_jwt, verify_jwt
+from identity.keys import KeyPair
 from identity.status import StatusListSource
 from identity.trust import TrustStore
 from identity.verify import CheckResult, FileReport, Verifier, format_report, read_credential_file
 
 BUNDLE_FORMAT = "kakehashi-evidence/1"
 MANIFEST = "manifest.json"
+MANIFEST_SIGNATURE = "manifest.jws"
+SIGNATURE_TYPE = "kakehashi-evidence+jwt"
 AGREEMENT = "agreement.json"
 LOG = "audit-log.jsonl"
 DIDS = "did-documents.json"
@@ -68,6 +79,22 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 class EvidenceError(Exception):
     """The bundle cannot be written, or what was given is not a bundle at all (exit 2)."""
+
+
+@dataclass(frozen=True)
+class ManifestSigner:
+    """The exporting connector's DID key: `kid` is the verification method (an
+    assertionMethod of `did`'s document) the manifest signature names."""
+
+    key: KeyPair
+    did: str
+    kid: str
+
+
+def sign_manifest(manifest_bytes: bytes, agreement_id: str, signer: ManifestSigner, at: datetime) -> str:
+    claims = {"iss": signer.did, "sub": agreement_id, "iat": int(at.timestamp()),
+              "manifestSha256": _sha256_bytes(manifest_bytes)}
+    return sign_jwt(claims, signer.key, kid=signer.kid, typ=SIGNATURE_TYPE)
 
 
 def _sha256_bytes(data: bytes) -> str:
@@ -168,11 +195,17 @@ async def export_bundle(
     exporter_did: str | None = None,
     allow_missing: bool = False,
     now: datetime | None = None,
+    signer: ManifestSigner | None = None,
 ) -> dict[str, Any]:
     """Write the evidence bundle for ``agreement_id`` to ``out_dir`` (which must not exist or be
     empty) and return its manifest. Everything is gathered before anything is written, and the
-    directory appears whole (written beside it, then renamed) or not at all."""
+    directory appears whole (written beside it, then renamed) or not at all. With ``signer``
+    the manifest is signed (``manifest.jws``) and the signer is the exporter."""
     out = Path(out_dir)
+    if signer is not None:
+        if exporter_did not in (None, signer.did):
+            raise EvidenceError(f"the exporter {exporter_did} is not the signer {signer.did}")
+        exporter_did = signer.did
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise EvidenceError(f"{out} exists and is not an empty directory; choose a new --out")
     agreement = await store.agreements.get(agreement_id)
@@ -202,6 +235,11 @@ async def export_bundle(
             did_documents[did] = (await resolver.resolve(did)).to_json()
         except IdentityError as exc:
             raise EvidenceError(f"cannot include the DID document of {did}: {exc}") from None
+    if signer is not None and signer.did not in did_documents:
+        try:  # the signature must be checkable offline: the signer's document is required
+            did_documents[signer.did] = (await resolver.resolve(signer.did)).to_json()
+        except IdentityError as exc:
+            raise EvidenceError(f"cannot include the exporter's DID document {signer.did}: {exc}") from None
     unresolved: list[dict[str, str]] = []
     for did in dict.fromkeys(d for d in (agreement.assigner, agreement.assignee, exporter_did) if d):
         if did in did_documents or not did.startswith("did:"):
@@ -229,9 +267,10 @@ async def export_bundle(
                                 "sha256": sha, "seq": entry.seq, "kind": entry.kind, "at": format_time(entry.at)})
     head = await store.audit.head()
     segment = collected.segment
+    at = now or datetime.now(timezone.utc)
     manifest = {
         "format": BUNDLE_FORMAT,
-        "created": format_time(now or datetime.now(timezone.utc)),
+        "created": format_time(at),
         "exporter": exporter_did,
         "agreementId": agreement_id,
         "files": {name: _sha256_bytes(data) for name, data in sorted(files.items())},
@@ -246,6 +285,8 @@ async def export_bundle(
         "trustList": TRUST if trust is not None else None,
     }
     files[MANIFEST] = _json_bytes(manifest)
+    if signer is not None:
+        files[MANIFEST_SIGNATURE] = sign_manifest(files[MANIFEST], agreement_id, signer, at).encode("ascii")
     _write_atomically(out, files)
     return manifest
 
@@ -292,6 +333,9 @@ class BundleReport:
     log: SegmentCheck | None = None
     results: list[FileReport] = field(default_factory=list)
     trust_source: str = "none"
+    #: the verification method whose key signed manifest.json; None when unsigned or bad
+    signed_by: str | None = None
+    signature: str = "unsigned"  # unsigned | valid | invalid
 
     @property
     def valid(self) -> bool:
@@ -307,6 +351,7 @@ class BundleReport:
             "log": log,
             "bundle": {"dir": self.bundle, "agreementId": self.agreement_id, "exporter": self.exporter,
                        "created": self.created, "trust": self.trust_source,
+                       "signature": self.signature, "signedBy": self.signed_by,
                        "problems": [f.to_json() for f in self.findings if f.area != "log"]},
         }
 
@@ -396,7 +441,7 @@ def _check_manifest_files(reader: _BundleReader, manifest: dict[str, Any]) -> No
             reader.add("manifest", name, "sha256 differs from the manifest: the file was changed after export")
     for path in sorted(reader.root.rglob("*")):
         rel = path.relative_to(reader.root).as_posix()
-        if path.is_file() and rel != MANIFEST and rel not in listed:
+        if path.is_file() and rel not in (MANIFEST, MANIFEST_SIGNATURE) and rel not in listed:
             reader.add("manifest", rel, "file is not listed in the manifest")
 
 
@@ -491,6 +536,7 @@ async def verify_bundle(
     status = StatusListSource(bundle=status_bundle, offline=True)
     seen: set[str] = set()
     try:
+        await _check_signature(reader, manifest, resolver, now)
         for name in _credential_files(reader, manifest):
             report.results.append(await _verify_credential_file(
                 reader, name, resolver, status, trust, deliveries, agreement_id, provider, seen, now))
@@ -505,6 +551,40 @@ async def verify_bundle(
                 reader.add("credentials", f"log seq {entry.seq}",
                            f"{entry.kind} footprint {ref.get('id')} (sha256 {sha[:16]}…) is not in the bundle")
     return report
+
+
+async def _check_signature(
+    reader: _BundleReader, manifest: dict[str, Any], resolver: DidResolver, now: datetime | None
+) -> None:
+    """manifest.jws, when present: signed by the manifest's exporter, over these manifest bytes,
+    for this agreement, with an assertionMethod key of the bundled DID document."""
+    report = reader.report
+    if not (reader.root / MANIFEST_SIGNATURE).exists():
+        return
+    report.signature = "invalid"
+    raw = reader.raw(MANIFEST_SIGNATURE, "manifest")
+    manifest_bytes = reader.raw(MANIFEST, "manifest")
+    if raw is None or manifest_bytes is None:
+        return
+    try:
+        token = raw.decode("ascii").strip()
+        header, claims = split_jwt(token)
+        kid, issuer = header.get("kid"), claims.get("iss")
+        if not isinstance(issuer, str) or issuer != manifest.get("exporter"):
+            raise JoseError(f"signed by {issuer!r}, but the manifest names the exporter {manifest.get('exporter')!r}")
+        if not isinstance(kid, str) or kid.split("#", 1)[0] != issuer:
+            raise JoseError(f"key {kid!r} is not a key of the signer {issuer}")
+        key = await resolver.resolve_verification_method(kid, "assertionMethod")
+        at = (now or datetime.now(timezone.utc)).timestamp()
+        verify_jwt(token, key, expected_types=[SIGNATURE_TYPE], now=at, parsed=(header, claims))
+        if claims.get("manifestSha256") != _sha256_bytes(manifest_bytes):
+            raise JoseError("it signs other manifest bytes: manifest.json was changed after signing")
+        if claims.get("sub") != manifest.get("agreementId"):
+            raise JoseError(f"it is for agreement {claims.get('sub')!r}, not {manifest.get('agreementId')!r}")
+    except (UnicodeDecodeError, IdentityError) as exc:
+        reader.add("manifest", MANIFEST_SIGNATURE, f"signature rejected: {exc}")
+        return
+    report.signature, report.signed_by = "valid", kid
 
 
 async def _verify_credential_file(
@@ -557,7 +637,10 @@ def format_bundle_report(report: BundleReport) -> str:
     lines = [f"evidence bundle {report.bundle}: agreement {report.agreement_id}"
              + (f", exported by {report.exporter}" if report.exporter else "")
              + (f" at {report.created}" if report.created else ""),
-             f"trust list: {report.trust_source}; checked as of {report.created or 'now'}", ""]
+             f"trust list: {report.trust_source}; checked as of {report.created or 'now'}",
+             "manifest: " + (f"signed by {report.signed_by}" if report.signature == "valid" else
+                             "signature INVALID" if report.signature == "invalid" else
+                             "unsigned (exported without the connector's key)"), ""]
     lines.append(format_report(report.results) if report.results else "no credentials in the bundle")
     log = report.log
     if log is None:

@@ -287,3 +287,101 @@ async def test_verdict_is_as_of_the_export(bundle: Path, capsys: pytest.CaptureF
     code, report = await _verify_json(capsys, bundle)
     assert code == 1 and _check(report, "credentials/", "validity")["ok"] is False
     assert (await verify_bundle(bundle, now=datetime.now(timezone.utc))).valid
+
+
+# -- the manifest signature ---------------------------------------------------------------------
+from connector.delivery.signing import verification_method  # noqa: E402
+from connector.evidence import MANIFEST_SIGNATURE, ManifestSigner, sign_manifest  # noqa: E402
+from identity.did import did_web_document  # noqa: E402
+from identity.did.resolver import DidResolver  # noqa: E402
+from identity.keys import KeyPair  # noqa: E402
+
+
+@pytest.fixture
+def buyer_key() -> KeyPair:
+    return KeyPair.generate("ed25519")
+
+
+def _buyer_resolver(world: sc.Scenario, buyer_key: KeyPair) -> DidResolver:
+    """The exporting buyer knows its own document and the supplier's."""
+    return DidResolver(bundle={sc.JP_DID: world.jp_document,
+                               sc.TW_BUYER: did_web_document(sc.TW_BUYER, buyer_key.public).to_json()}, offline=True)
+
+
+@pytest.fixture
+async def signed(world: sc.Scenario, buyer_key: KeyPair, tmp_path: Path) -> Path:
+    out = tmp_path / "bundle-signed"
+    await export_bundle(world.store, sc.AGREEMENT_JP, out, resolver=_buyer_resolver(world, buyer_key),
+                        status_lists=world.exporter_status(), trust=world.trust,
+                        signer=ManifestSigner(buyer_key, sc.TW_BUYER, verification_method(sc.TW_BUYER)))
+    return out
+
+
+async def test_signed_manifest_verifies_and_names_its_key(signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (signed / MANIFEST_SIGNATURE).is_file()
+    assert sc.TW_BUYER in json.loads((signed / "did-documents.json").read_text(encoding="utf-8"))
+    code, report = await _verify_json(capsys, signed)
+    assert code == 0, _problems(report)
+    assert report["bundle"]["signature"] == "valid"
+    assert report["bundle"]["signedBy"] == f"{sc.TW_BUYER}#key-1"
+    assert await _cli("verify", "--bundle", str(signed)) == 0
+    assert f"manifest: signed by {sc.TW_BUYER}#key-1" in capsys.readouterr().out
+
+
+async def test_unsigned_bundle_says_so(bundle: Path) -> None:
+    report = await verify_bundle(bundle)
+    assert report.valid and report.signature == "unsigned" and report.signed_by is None
+
+
+async def test_resealed_manifest_breaks_the_signature(signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forger who edits a file and recomputes every manifest hash still cannot re-sign."""
+    (signed / "trust-list.json").write_text("{}", encoding="utf-8")
+    _reseal(signed)
+    code, report = await _verify_json(capsys, signed)
+    assert code == 1 and report["bundle"]["signature"] == "invalid"
+    assert any(p["subject"] == MANIFEST_SIGNATURE and "manifest.json was changed after signing" in p["reason"]
+               for p in report["bundle"]["problems"])
+
+
+async def test_signature_by_another_key_or_for_another_agreement_is_rejected(
+    signed: Path, buyer_key: KeyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest_bytes = (signed / MANIFEST).read_bytes()
+    at = datetime.now(timezone.utc)
+    impostor = ManifestSigner(KeyPair.generate("ed25519"), sc.TW_BUYER, verification_method(sc.TW_BUYER))
+    (signed / MANIFEST_SIGNATURE).write_text(sign_manifest(manifest_bytes, sc.AGREEMENT_JP, impostor, at))
+    code, report = await _verify_json(capsys, signed)
+    assert code == 1 and report["bundle"]["signature"] == "invalid"
+    assert any("signature does not verify" in p["reason"] for p in report["bundle"]["problems"])
+
+    owner = ManifestSigner(buyer_key, sc.TW_BUYER, verification_method(sc.TW_BUYER))
+    (signed / MANIFEST_SIGNATURE).write_text(sign_manifest(manifest_bytes, sc.AGREEMENT_TW, owner, at))
+    code, report = await _verify_json(capsys, signed)
+    assert code == 1 and any("is for agreement" in p["reason"] for p in report["bundle"]["problems"])
+
+    (signed / MANIFEST_SIGNATURE).write_text("not a token")
+    code, report = await _verify_json(capsys, signed)
+    assert code == 1 and report["bundle"]["signature"] == "invalid"
+
+
+async def test_cli_export_with_the_connector_config_signs(world: sc.Scenario, buyer_key: KeyPair, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    key_file = tmp_path / "buyer.jwk"
+    buyer_key.save(key_file)
+    dids = tmp_path / "dids.json"
+    dids.write_text(json.dumps({sc.JP_DID: world.jp_document,
+                                sc.TW_BUYER: did_web_document(sc.TW_BUYER, buyer_key.public).to_json()}))
+    config = tmp_path / "buyer.toml"
+    config.write_text(f'[connector]\nname = "TW buyer"\nparticipant_id = "{sc.TW_BUYER}"\n'
+                      f'database = "{world.url}"\nkey_file = "{key_file}"\napi_key = "{"k" * 24}"\n')
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps({sc.STATUS_URL: world.status_list}))
+    out = tmp_path / "bundle-cli-signed"
+    code = await _cli("audit", "export", "--config", str(config), "--agreement", sc.AGREEMENT_JP, "--out", str(out),
+                      "--did-bundle", str(dids), "--status-lists", str(status), "--offline")
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    code, report = await _verify_json(capsys, out)
+    assert code == 0, _problems(report)
+    assert report["bundle"]["signature"] == "valid" and report["bundle"]["exporter"] == sc.TW_BUYER
+    assert await _cli("audit", "export", "--agreement", sc.AGREEMENT_JP, "--out", str(tmp_path / "x")) == 2
