@@ -22,7 +22,9 @@ not promise that the last transactions survive a power loss or kernel crash (the
 back to a consistent earlier state, never corrupt). ``synchronous=FULL`` would add one
 fsync per commit (~4 ms on this machine's disk) for that guarantee.
 
-PostgreSQL: a plain asyncpg pool (reads in autocommit, no pre-ping); concurrency is handled with row locks
+PostgreSQL: the store's statements run on asyncpg directly (``pg.py``: SQLAlchemy Core
+statements compiled once per shape, our own small pool, reads in autocommit, no pre-ping);
+SQLAlchemy's asyncio engine is kept for migrations and ``run_sync``. Concurrency is handled with row locks
 (``FOR UPDATE SKIP LOCKED``) and advisory locks. Commits are durable (``synchronous_commit``
 on) unless the URL opts out with ``?synchronous_commit=off`` — then a commit returns before
 its WAL is flushed: still safe against a connector crash (the server keeps it), but a crash
@@ -42,6 +44,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
+
+from .pg import PgDatabase, PgPool, _json_codecs
 
 SQLITE_BUSY_TIMEOUT_S = 10.0
 #: Commits between background WAL checkpoints (a commit adds a few pages; SQLite's own
@@ -121,9 +125,39 @@ def _sqlite_async_engine(url: URL) -> AsyncEngine:
     return engine
 
 
-def _postgres_engine(url: URL, pool_size: int) -> AsyncEngine:
+def _pg_server_settings(url: URL) -> tuple[URL, dict[str, Any]]:
     server_settings = {k: url.query[k] for k in _PG_SERVER_SETTINGS if k in url.query}
-    url = url.difference_update_query(_PG_SERVER_SETTINGS)
+    return url.difference_update_query(_PG_SERVER_SETTINGS), server_settings
+
+
+def _postgres_direct(url: URL, engine: AsyncEngine, pool_size: int) -> PgDatabase:
+    """The asyncpg pool the store's own statements use (see ``pg.py``), connecting exactly as
+    the SQLAlchemy engine would (same connect arguments, server settings, JSON codecs)."""
+    url, server_settings = _pg_server_settings(url)
+    dialect = engine.sync_engine.dialect
+    _, kwargs = dialect.create_connect_args(url)
+    kwargs.pop("prepared_statement_cache_size", None)
+    kwargs.pop("async_fallback", None)
+    if server_settings:
+        kwargs["server_settings"] = {**kwargs.get("server_settings", {}), **server_settings}
+    setup = _json_codecs(dialect._json_serializer, dialect._json_deserializer)  # noqa: SLF001
+    pool = PgPool(kwargs, size=pool_size, overflow=pool_size, setup=setup)
+
+    def fallback() -> Any:
+        return _autocommit(engine)
+
+    return PgDatabase(pool, dialect, fallback)
+
+
+@asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[Any]:
+    async with engine.connect() as aconn:
+        await aconn.execution_options(isolation_level="AUTOCOMMIT")
+        yield aconn
+
+
+def _postgres_engine(url: URL, pool_size: int) -> AsyncEngine:
+    url, server_settings = _pg_server_settings(url)
     connect_args = {"server_settings": server_settings} if server_settings else {}
     # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN; ping; ROLLBACK) on
     # every checkout. A connection that died with the server fails its statement once; that
@@ -263,12 +297,14 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self._sqlite: _SqliteConnections | None = None
+        self._pg: PgDatabase | None = None
         if self.dialect == "sqlite":
             self._sqlite = _SqliteConnections(self.url)
             self.engine = _sqlite_async_engine(self.url)  # compatibility only; connects lazily
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
-            self.engine = _postgres_engine(self.url, pool_size)
+            self.engine = _postgres_engine(self.url, pool_size)  # migrations and run_sync; connects lazily
+            self._pg = _postgres_direct(self.url, self.engine, pool_size)
             self._write_lock = None
 
     @property
@@ -278,11 +314,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Any]:
         """One transaction that may write; committed on success, rolled back on error."""
-        if self._sqlite is None:
-            async with self.engine.begin() as aconn:
-                yield aconn
+        if self._pg is not None:
+            async with self._pg.write() as conn:
+                yield conn
             return
-        assert self._write_lock is not None
+        assert self._sqlite is not None and self._write_lock is not None
         async with self._write_lock:
             conn = self._sqlite.writer()
             raw = conn.connection.dbapi_connection
@@ -305,13 +341,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Any]:
         """Reads of committed data; on SQLite they never wait for the writer."""
-        if self._sqlite is None:
+        if self._pg is not None:
             # Autocommit: a read is one statement (its own snapshot of committed data), so no
             # BEGIN / ROLLBACK round trips around it.
-            async with self.engine.connect() as aconn:
-                await aconn.execution_options(isolation_level="AUTOCOMMIT")
-                yield aconn
+            async with self._pg.read() as conn:
+                yield conn
             return
+        assert self._sqlite is not None
         conn = self._sqlite.reader()
         try:
             yield SyncConnection(conn)
@@ -319,9 +355,25 @@ class Database:
             if not self._sqlite.memory and conn.in_transaction():
                 conn.rollback()  # ends SQLAlchemy's autobegin; the driver is in autocommit
 
+    @asynccontextmanager
+    async def sa_connection(self, *, write: bool) -> AsyncIterator[Any]:
+        """A SQLAlchemy connection (``run_sync``, Alembic): a transaction when ``write``,
+        autocommit reads otherwise. On SQLite the same as ``write()`` / ``read()``."""
+        if self._pg is None:
+            async with (self.write() if write else self.read()) as conn:
+                yield conn
+        elif write:
+            async with self.engine.begin() as aconn:
+                yield aconn
+        else:
+            async with _autocommit(self.engine) as aconn:
+                yield aconn
+
     async def dispose(self) -> None:
         if self._sqlite is not None:
             await self._sqlite.aclose()
+        if self._pg is not None:
+            await self._pg.pool.close()
         await self.engine.dispose()
 
 

@@ -58,10 +58,10 @@ def _upgrade(conn: Connection) -> bool:
 
 async def upgrade_to_head(db: Database) -> bool:
     """Migrate to the newest revision; returns whether anything was applied."""
-    async with db.read() as conn:
+    async with db.sa_connection(write=False) as conn:
         if await conn.run_sync(current_revision) == head_revision():
             return False  # fast path: the common restart, no lock taken
-    async with db.write() as conn:
+    async with db.sa_connection(write=True) as conn:
         if db.is_postgres:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         return await conn.run_sync(_upgrade)
