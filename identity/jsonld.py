@@ -1093,6 +1093,9 @@ class _NodePlan:
 
 
 _PLANS: dict[Any, tuple[Any, ...]] = {}
+#: (context id, property term id, from a map?, keys, @context, "type" value) -> plan, for nodes
+#: whose only type key is "type" (or that have none): the plan in one look-up.
+_FAST_PLANS: dict[Any, tuple[Any, ...]] = {}
 MAX_PLANS = 4096
 
 
@@ -1101,6 +1104,18 @@ def _node_plan(
 ) -> _NodePlan:
     keys = tuple(element)
     ctx = element.get("@context", _UNSET)
+    raw_types = element.get("type", _UNSET)
+    # One look-up for the usual node: its plan keyed by everything it depends on when its
+    # only type key is "type" (stored below once the general path has shown that).
+    k0 = (id(active), id(prop_td), from_map, keys,
+          tuple(ctx) if ctx.__class__ is list else ctx if ctx.__class__ is str or ctx is _UNSET else None,
+          tuple(raw_types) if raw_types.__class__ is list else raw_types if raw_types.__class__ is str else None)
+    try:
+        fast = _FAST_PLANS.get(k0)
+    except TypeError:  # an unhashable @context or type entry: the general path
+        fast = None
+    if fast is not None and fast[0] is active and fast[1] is prop_td:
+        return fast[2]  # type: ignore[no-any-return]
     ctx_key = _context_key(ctx) if ctx is not _UNSET else _UNSET
     k1 = (id(active), id(prop_td), from_map, keys, ctx_key)
     hit = _PLANS.get(k1)
@@ -1130,11 +1145,20 @@ def _node_plan(
     k2 = (id(hit), tuple(types))
     plan_hit = _PLANS.get(k2)
     if plan_hit is not None and plan_hit[0] is hit:
-        return plan_hit[1]  # type: ignore[no-any-return]
-    plan = _make_plan(element, scoped, types, path)
-    if len(_PLANS) >= MAX_PLANS:
-        _PLANS.clear()
-    _PLANS[k2] = (hit, plan)
+        plan = plan_hit[1]
+    else:
+        plan = _make_plan(element, scoped, types, path)
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[k2] = (hit, plan)
+    if type_keys in (("type",), ()) and k0[4] is not None and (k0[5] is not None or raw_types is _UNSET):
+        try:
+            hash(k0)
+        except TypeError:
+            return plan
+        if len(_FAST_PLANS) >= MAX_PLANS:
+            _FAST_PLANS.clear()
+        _FAST_PLANS[k0] = (active, prop_td, plan)
     return plan
 
 

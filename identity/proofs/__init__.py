@@ -333,15 +333,19 @@ def _check_proof(
     max_skew: timedelta,
     limits: _Limits,
 ) -> None:
-    if proof.get("type") != PROOF_TYPE:
-        raise ProofError(f"unsupported proof type {proof.get('type')!r}; expected {PROOF_TYPE}")
-    suite = get_suite(proof.get("cryptosuite"))  # type: ignore[arg-type]
-    vm = proof.get("verificationMethod")
+    get = proof.get
+    if get("type") != PROOF_TYPE:
+        raise ProofError(f"unsupported proof type {get('type')!r}; expected {PROOF_TYPE}")
+    name = get("cryptosuite")
+    suite = SUITES.get(name) if name.__class__ is str else None
+    if suite is None:
+        suite = get_suite(name)  # type: ignore[arg-type]  # raises, naming what is supported
+    vm = get("verificationMethod")
     if not isinstance(vm, str) or not vm:
         raise ProofError("proof has no verificationMethod")
-    if proof.get("proofPurpose") != expected_purpose:
-        raise ProofError(f"proofPurpose is {proof.get('proofPurpose')!r}, expected {expected_purpose!r}")
-    value = proof.get("proofValue")
+    if get("proofPurpose") != expected_purpose:
+        raise ProofError(f"proofPurpose is {get('proofPurpose')!r}, expected {expected_purpose!r}")
+    value = get("proofValue")
     if not isinstance(value, str):
         raise ProofError("proof has no proofValue string")
     try:
@@ -356,19 +360,23 @@ def _check_proof(
         expires = _parse_datetime(proof["expires"], "expires")
         if expires < now:
             raise ProofError(f"proof expired at {proof['expires']}")
-    if challenge is not None and proof.get("challenge") != challenge:
+    if challenge is not None and get("challenge") != challenge:
         raise ProofError("proof challenge does not match the expected challenge")
-    if domain is not None and domain not in _as_list(proof.get("domain")):
+    if domain is not None and domain not in _as_list(get("domain")):
         raise ProofError(f"proof domain does not include {domain!r}")
-    base = _chain_base(document, all_proofs, proof.get("previousProof"))
+    previous = get("previousProof")
+    base = _unsecured(document) if previous is None else _chain_base(document, all_proofs, previous)
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     if "@context" in options:
         if not suite.proof_carries_context:
             raise ProofError(f"{suite.name} proofs must not carry @context")
-        doc_ctx, proof_ctx = _as_list(base.get("@context")), _as_list(options["@context"])
-        if doc_ctx[: len(proof_ctx)] != proof_ctx:
-            raise ProofError("proof @context does not match the start of the document's @context")
-        base["@context"] = options["@context"]
+        proof_ctx = options["@context"]
+        doc_ctx = base.get("@context")
+        if doc_ctx != proof_ctx:  # the usual case is equal; else it must be a prefix
+            doc_list, proof_list = _as_list(doc_ctx), _as_list(proof_ctx)
+            if doc_list[: len(proof_list)] != proof_list:
+                raise ProofError("proof @context does not match the start of the document's @context")
+        base["@context"] = proof_ctx
     try:
         key = resolve_key(vm)
     except Exception as exc:  # resolvers raise their own errors; report them, never crash
