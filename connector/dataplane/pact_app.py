@@ -57,6 +57,19 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAGE = 1000
 PAGES_SEEN = 16_384  # page keys (hashes) remembered for the page cache's admission
+LISTINGS_KNOWN = 1_024  # listings whose cached page is known without reading the store
+
+
+class PageKey(tuple):  # type: ignore[type-arg]
+    """A page cache key, ``(version, format, rows)``, that hashes its 100-odd rows once."""
+
+    def __new__(cls, version: str, fmt: str, rows: tuple[Any, ...]) -> PageKey:
+        self = super().__new__(cls, (version, fmt, rows))
+        self._hash = tuple.__hash__(self)
+        return self
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[no-any-return]
 MAX_REQUEST_MATCHES = 1000
 
 
@@ -132,6 +145,12 @@ class PactHost:
         # admission: a page enters the cache on its second rendering, so a partner crawling
         # every page once (the usual PACT pattern) does not flush the pages others repeat
         self._pages_seen: dict[int, None] = {}
+        # (version, format, after, limit, ids) -> (the source's listing version, the page's
+        # key, more, last id) for cached pages: with the version unchanged, a cached page
+        # is found without reading the listing again (sources that can tell, e.g. SQLite)
+        version_of = getattr(source, "listing_version", None)
+        self._listing_version: Callable[[], Any] | None = version_of if callable(version_of) else None
+        self._listings: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._session = session
         self._own_session = session is None
         self.sender: EventSender | None = None
@@ -314,7 +333,20 @@ class PactHost:
         cache = self.page_cache if self._page_cacheable(version, fmt) else None
         key: tuple[Any, ...] | None = None
         items: list[Entry]
+        memo: tuple[Any, ...] | None = None
+        token: Any = None
         if cache is not None and where is None and self._has_listing:
+            # an unchanged store lists the same rows: while the source's version says
+            # nothing was committed since, the page's key from the last time stands
+            if self._listing_version is not None and (ids is None or ids.__class__ is frozenset):
+                token = self._listing_version()
+                if token is not None:
+                    memo = (version, fmt, after, limit, ids)
+                    known = self._listings.get(memo)
+                    if known is not None:
+                        if known[0] == token and (hit := cache.get(known[1])) is not None:
+                            return hit, known[2], known[3]
+                        del self._listings[memo]
             rows = await self.source.listing(after=after, limit=limit + 1, ids=ids)  # type: ignore[attr-defined]
         else:
             rows = None
@@ -322,8 +354,10 @@ class PactHost:
             more = len(rows) > limit
             rows = rows[:limit]
             last = rows[-1][0] if rows else None
-            key = (version, fmt, tuple(rows))
+            key = PageKey(version, fmt, tuple(rows))
             if (hit := cache.get(key)) is not None:  # type: ignore[union-attr]
+                if memo is not None:
+                    self._remember_listing(memo, (token, key, more, last))
                 return hit, more, last
             entry_from_row = self.source.entry_from_row  # type: ignore[attr-defined]
             items = [entry_from_row(r) for r in rows]
@@ -337,7 +371,7 @@ class PactHost:
             items = items[:limit]
             last = items[-1].id if items else None
             if cache is not None and (fmt != "json" or version != "2" or all(e.raw is not None for e in items)):
-                key = (version, fmt, tuple(e.key for e in items))
+                key = PageKey(version, fmt, tuple(e.key for e in items))
                 if (hit := cache.get(key)) is not None:
                     return hit, more, last
         parts = [r for r in await self.render_entries(version, fmt, items) if r is not None]
@@ -348,11 +382,19 @@ class PactHost:
             seen, h = self._pages_seen, hash(key)
             if h in seen:
                 cache.put(key, page)  # type: ignore[union-attr]
+                if memo is not None:
+                    self._remember_listing(memo, (token, key, more, last))
             else:
                 if len(seen) >= PAGES_SEEN:
                     del seen[next(iter(seen))]
                 seen[h] = None
         return page, more, last
+
+    def _remember_listing(self, memo: tuple[Any, ...], known: tuple[Any, ...]) -> None:
+        listings = self._listings
+        if len(listings) >= LISTINGS_KNOWN:
+            del listings[next(iter(listings))]
+        listings[memo] = known
 
     async def render(self, version: ApiVersion, fmt: str, fp: Footprint | Entry) -> bytes | None:
         entry = fp if isinstance(fp, Entry) else Entry.of(fp)

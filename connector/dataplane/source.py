@@ -217,6 +217,7 @@ class StoreFootprintSource:
         self._db = db if db is not None else getattr(repository, "_db", None)
         self._queries: dict[Any, Any] | None = None
         self._ro: sqlite3.Connection | None = None
+        self._generation = 0  # read connections opened so far (see listing_version)
 
     def close(self) -> None:
         """Close the source's own read connection (reopened on next use)."""
@@ -265,6 +266,7 @@ class StoreFootprintSource:
                 where = f" FROM {q(t.name)} WHERE {q(c.direction.name)} = ?"
                 after, tail = f" AND {q(c.id.name)} > ?", f" ORDER BY {q(c.id.name)} LIMIT ?"
                 self._ro = _readonly_sqlite(engine.url.database)
+                self._generation += 1
                 self._queries = {
                     "sqlite": True,
                     (False, False): f"SELECT {keys}{where}{tail}",
@@ -350,6 +352,8 @@ class StoreFootprintSource:
             return None
         if ids is None:  # one query, rows as they come (sqlite3 gives tuples already)
             rows = await self._rows(after, limit, False)
+            if self._ro is not None:  # the source's own sqlite3 connection: no row factory, tuples
+                return rows
             return rows if all(r.__class__ is tuple for r in rows) else [tuple(r) for r in rows]
         out: list[tuple[Any, ...]] = []
         cursor = after
@@ -366,6 +370,22 @@ class StoreFootprintSource:
             if len(rows) < size:
                 break
         return out
+
+    def listing_version(self) -> tuple[int, int] | None:
+        """A number that changes whenever the stored footprints may have changed since the
+        last call, or None when the source cannot tell (then every listing is read).
+
+        On a SQLite file it is ``PRAGMA data_version`` of the source's own read connection
+        (a couple of microseconds): SQLite changes it whenever another connection has
+        committed to the database, and that read connection never writes. A listing read
+        after a given value was returned is therefore still the listing while the value
+        stays the same (read the value *before* the listing: a commit in between only
+        makes the next value differ). The value is paired with the read connection's
+        generation, since a reopened connection (after :meth:`close`) counts afresh.
+        Other backends: None."""
+        if self._db is None or not self._sql()["sqlite"] or self._ro is None:
+            return None
+        return self._generation, self._ro.execute("PRAGMA data_version").fetchone()[0]
 
     def entry_from_row(self, row: tuple[Any, ...]) -> Entry:
         """The (unloaded) entry for a :meth:`listing` row."""
