@@ -152,3 +152,62 @@ def test_base58_encoder_equals_the_base58_package() -> None:
         assert _b58encode(data) == expected, data.hex()
         assert multibase_encode(data) == "z" + expected
         assert _b58decode(expected) == data
+
+
+# -- the one-pass verify of a single JCS proof against the general path ----------------------------
+def _general(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, **kw: Any) -> Any:
+    import identity.proofs as proofs_module
+
+    with monkeypatch.context() as m:
+        m.setattr(proofs_module, "_verify_plain_jcs", lambda *a, **k: None)
+        return verify_proofs(doc, _resolve, **kw)
+
+
+def _resolve(vm: str) -> Any:
+    from identity.did import resolve_verification_method
+
+    return resolve_verification_method(vm, "assertionMethod")
+
+
+def _mutations(signed: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [signed]
+    for path, value in [
+        (("proof", "proofValue"), signed["proof"]["proofValue"][:-2] + "11"),
+        (("proof", "created"), "2999-01-01T00:00:00Z"),
+        (("proof", "expires"), "2000-01-01T00:00:00Z"),
+        (("proof", "proofPurpose"), "authentication"),
+        (("proof", "cryptosuite"), "eddsa-rdfc-2022"),
+        (("proof", "cryptosuite"), ["eddsa-jcs-2022"]),
+        (("proof", "type"), "Ed25519Signature2020"),
+        (("proof", "verificationMethod"), "did:key:zNope#zNope"),
+        (("proof", "@context"), ["https://www.w3.org/ns/credentials/v2"]),
+        (("proof", "extra"), "x"),
+        (("proof", "extra"), {"nested": 1}),
+        (("issuer",), "did:example:someone-else"),
+        (("credentialSubject", "undefinedTerm"), "x"),
+        (("validFrom",), 1.5e300),
+    ]:
+        doc = copy.deepcopy(signed)
+        target = doc
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        out.append(doc)
+    return out
+
+
+@pytest.mark.parametrize("suite", ["eddsa-jcs-2022", "ecdsa-jcs-2019"])
+def test_one_pass_verify_agrees_with_the_general_path(suite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = KEY if suite.startswith("eddsa") else KeyPair.generate("p256")
+    did = f"did:key:{key.public.multibase()}"
+    vm = f"{did}#{key.public.multibase()}"
+    for fp in make_footprints("jp", 3):
+        signed = add_proof(footprint_credential(fp, did), key, verification_method=vm, cryptosuite=suite,
+                           created=CREATED, proof_id="urn:uuid:p1")
+        for doc in _mutations(signed):
+            fast = verify_proofs(doc, _resolve)
+            general = _general(doc, monkeypatch)
+            assert (fast.ok, fast.reason, [(p.ok, p.verification_method, p.cryptosuite, p.proof_id) for p in fast.proofs]) \
+                == (general.ok, general.reason, [(p.ok, p.verification_method, p.cryptosuite, p.proof_id)
+                                                 for p in general.proofs])
+        assert verify_proofs(signed, _resolve).ok
