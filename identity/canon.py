@@ -193,15 +193,9 @@ def jcs_checked(obj: Any) -> bytes | None:
     number of removals equals the number of integral floats, i.e. no string held a
     look-alike (hypothesis-tested against `rfc8785` in tests/unit/test_canon_fast.py).
     """
-    try:
-        out = orjson.dumps(obj, option=_STRICT_OPTIONS)
-    except orjson.JSONEncodeError:
+    out = _jcs_strings(obj)
+    if out is None:
         return None
-    if len(out) > _FAST_MAX_BYTES:
-        return None
-    for lead in _NON_BMP_LEADS:
-        if lead in out:
-            return None
     floats = _floats(obj)
     if floats is None:
         return None
@@ -221,8 +215,9 @@ def jcs_checked(obj: Any) -> bytes | None:
     return out
 
 
-def _jcs_strings(obj: dict[str, Any]) -> bytes | None:
-    """`jcs_checked` for an object whose values are strings or lists of strings."""
+def _jcs_strings(obj: Any) -> bytes | None:
+    """`jcs_checked` for a value without floats (an object whose values are strings or
+    lists of strings): orjson's bytes, within the size limit, with BMP keys only."""
     try:
         out = orjson.dumps(obj, option=_STRICT_OPTIONS)
     except orjson.JSONEncodeError:

@@ -735,15 +735,7 @@ class _Expander:
             return self.check_node(element, plan, graph, path)
         for t in plan.bad_types:
             self.flag(f"type {t!r} at {path}")
-        subject: str | None = None
-        if plan.id_key is not None:
-            raw_id = element[plan.id_key]
-            if not isinstance(raw_id, str):
-                raise _fail(f"@id at {path} must be a string")
-            iri = expand_iri(plan.active, raw_id, document_relative=True)
-            subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
-        if subject is None:
-            subject = self.bnode()
+        subject = self.subject(element, plan, path)
         emit_quads = self.emit_quads
         for iri, term in plan.type_terms:
             if term is None:  # a blank node type, or an IRI that iri_term refuses
@@ -812,24 +804,29 @@ class _Expander:
             for obj in self.values(value, active, td, graph, here):
                 self.emit(subject, prop, obj, graph)
 
+    def subject(self, element: dict[str, Any], plan: _NodePlan, path: str, check_only: bool = False) -> str:
+        """The node's subject term: its @id as an IRI (or blank node label), else a new blank
+        node. `check_only`: an @id that is already an absolute, valid IRI that no term could
+        rewrite as a compact IRI is returned as it is (no statement will use it)."""
+        if plan.id_key is None:
+            return self.bnode()
+        raw_id = element[plan.id_key]
+        if check_only and raw_id.__class__ is str:
+            clean = _CLEAN_ABSOLUTE.match(raw_id)
+            if clean is not None and clean.group(1) not in plan.active.terms:
+                return raw_id  # type: ignore[no-any-return]
+        if not isinstance(raw_id, str):
+            raise _fail(f"@id at {path} must be a string")
+        iri = expand_iri(plan.active, raw_id, document_relative=True)
+        subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
+        return subject if subject is not None else self.bnode()
+
     def check_node(self, element: dict[str, Any], plan: _NodePlan, graph: str | None, path: str) -> str:
         """`node` when only undefined terms are wanted: the plan's properties pre-sorted by
         what checking them takes (see `_NodePlan.checks`), so the common ones cost a lookup."""
         for t in plan.bad_types:
             self.flag(f"type {t!r} at {path}")
-        subject: str | None = None
-        if plan.id_key is not None:
-            raw_id = element[plan.id_key]
-            clean = _CLEAN_ABSOLUTE.match(raw_id) if raw_id.__class__ is str else None
-            if clean is not None and clean.group(1) not in plan.active.terms:
-                subject = raw_id  # absolute, valid, and no term could make it a compact IRI
-            else:
-                if not isinstance(raw_id, str):
-                    raise _fail(f"@id at {path} must be a string")
-                iri = expand_iri(plan.active, raw_id, document_relative=True)
-                subject = self.iri_term(iri or raw_id, f"{path}.{plan.id_key}")
-        if subject is None:
-            subject = self.bnode()
+        subject = self.subject(element, plan, path, check_only=True)
         for iri, term in plan.type_terms:
             if term is None:
                 self.iri_term(iri, f"type at {path}")
