@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from .errors import AlreadyExists
 from .leases import Db
-from .query import QuerySpec, apply_query, field_map
+from .query import QuerySpec, field_map, query_statement
 from .records import Agreement
 from .rows import by, insert_returning, select_by, to_record, values_of
 from .tables import agreements
@@ -34,12 +33,11 @@ class AgreementRepository:
         return to_record(Agreement, row) if row is not None else None
 
     async def for_negotiation(self, negotiation_id: str) -> Agreement | None:
-        stmt = select(agreements).where(agreements.c.negotiation_id == negotiation_id)
         async with self._db.read() as conn:
-            row = (await conn.execute(stmt)).first()
+            row = (await conn.execute(select_by(agreements, "negotiation_id"), by(negotiation_id=negotiation_id))).first()
         return to_record(Agreement, row) if row is not None else None
 
     async def query(self, spec: QuerySpec) -> list[Agreement]:
-        stmt = apply_query(select(agreements), agreements, spec, self._fields)
+        stmt, params = query_statement(agreements, spec, self._fields)
         async with self._db.read() as conn:
-            return [to_record(Agreement, r) for r in (await conn.execute(stmt)).all()]
+            return [to_record(Agreement, r) for r in (await conn.execute(stmt, params)).all()]

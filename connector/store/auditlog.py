@@ -21,6 +21,7 @@ from .tables import audit_log
 
 ADVISORY_LOCK_KEY = 0x4B4B415544495431  # "KKAUDIT1"
 _INSERT = insert(audit_log)
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
 
@@ -33,7 +34,7 @@ class AuditRepository:
         at = self._clock()
         async with self._db.write() as conn:
             if self._db.is_postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                await conn.execute(_LOCK, {"k": ADVISORY_LOCK_KEY})
             last = (
                 await conn.execute(_LAST)
             ).first()

@@ -8,9 +8,9 @@ from sqlalchemy import Table, delete, or_, select, update
 
 from .errors import AlreadyExists, NotFound
 from .leases import Db
-from .query import QuerySpec, apply_query, field_map
+from .query import QuerySpec, field_map, query_statement
 from .records import ContractDefinition, Document
-from .rows import to_record, upsert_insert, values_of
+from .rows import by, select_by, to_record, upsert_insert, values_of
 from .tables import assets, contract_definitions, policy_definitions
 
 D = TypeVar("D", Document, ContractDefinition)
@@ -39,7 +39,7 @@ class DocumentRepository(Generic[D]):
 
     async def get(self, record_id: str) -> D | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(self._t).where(self._t.c.id == record_id))).first()
+            row = (await conn.execute(select_by(self._t, "id"), by(id=record_id))).first()
         return self._rec(row) if row is not None else None
 
     async def update(self, record: D) -> D:
@@ -61,9 +61,9 @@ class DocumentRepository(Generic[D]):
             return (await conn.execute(delete(self._t).where(self._t.c.id == record_id))).rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[D]:
-        stmt = apply_query(select(self._t), self._t, spec, self._fields)
+        stmt, params = query_statement(self._t, spec, self._fields)
         async with self._db.read() as conn:
-            return [self._rec(r) for r in (await conn.execute(stmt)).all()]
+            return [self._rec(r) for r in (await conn.execute(stmt, params)).all()]
 
 
 class AssetRepository(DocumentRepository[Document]):

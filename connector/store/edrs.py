@@ -7,12 +7,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
 from .leases import Db
-from .query import QuerySpec, apply_query, field_map
+from .query import QuerySpec, field_map, query_statement
 from .records import Edr
-from .rows import to_record, upsert_insert, values_of
+from .rows import by, select_by, to_record, upsert_insert, values_of
 from .tables import edrs
 
 
@@ -39,12 +39,12 @@ class EdrRepository:
 
     async def get(self, transfer_id: str) -> Edr | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(edrs).where(edrs.c.transfer_id == transfer_id))).first()
+            row = (await conn.execute(select_by(edrs, "transfer_id"), by(transfer_id=transfer_id))).first()
         return to_record(Edr, row) if row is not None else None
 
     async def find_by_token_id(self, token_id: str) -> Edr | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(edrs).where(edrs.c.token_id == token_id))).first()
+            row = (await conn.execute(select_by(edrs, "token_id"), by(token_id=token_id))).first()
         return to_record(Edr, row) if row is not None else None
 
     async def active_by_token_id(self, token_id: str) -> Edr | None:
@@ -70,6 +70,6 @@ class EdrRepository:
             return (await conn.execute(delete(edrs).where(edrs.c.transfer_id == transfer_id))).rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[Edr]:
-        stmt = apply_query(select(edrs), edrs, spec, self._fields)
+        stmt, params = query_statement(edrs, spec, self._fields)
         async with self._db.read() as conn:
-            return [to_record(Edr, r) for r in (await conn.execute(stmt)).all()]
+            return [to_record(Edr, r) for r in (await conn.execute(stmt, params)).all()]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, or_, select, update
+from sqlalchemy import Column, Row, Table, bindparam, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from .engine import BoundDatabase, Database
@@ -80,27 +81,41 @@ async def claim(
     now: datetime,
     extra: Sequence[ColumnElement[bool]] = (),
 ) -> Row[Any] | None:
-    """Lease one row if it is free, expired or already ours (renewal); None if someone holds it."""
+    """Lease one row if it is free, expired or already ours (renewal); None if someone holds it.
+    ``extra`` conditions should be built once (the statement is cached per table, key and extra)."""
     check(owner, lease_seconds)
-    stmt = (
+    params = {"k_key": value, "k_owner": owner, "k_now": now, "k_until": now + timedelta(seconds=lease_seconds)}
+    async with db.write() as conn:
+        return (await conn.execute(_claim(table, key, tuple(extra)), params)).first()
+
+
+@cache
+def _claim(table: Table, key: Column[Any], extra: tuple[ColumnElement[bool], ...]) -> Any:
+    now = bindparam("k_now", type_=table.c.lease_expires_at.type)
+    owner = bindparam("k_owner", type_=table.c.lease_owner.type)
+    return (
         update(table)
-        .where(key == value, or_(lease_free(table, now), table.c.lease_owner == owner), *extra)
-        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .where(key == bindparam("k_key", type_=key.type), or_(lease_free(table, now), table.c.lease_owner == owner),
+               *extra)
+        .values(lease_owner=owner, lease_expires_at=bindparam("k_until", type_=table.c.lease_expires_at.type))
         .returning(*table.c)
     )
-    async with db.write() as conn:
-        return (await conn.execute(stmt)).first()
+
+
+@cache
+def _release(table: Table, key: Column[Any]) -> Any:
+    return (
+        update(table)
+        .where(key == bindparam("k_key", type_=key.type),
+               table.c.lease_owner == bindparam("k_owner", type_=table.c.lease_owner.type))
+        .values(lease_owner=None, lease_expires_at=None)
+    )
 
 
 async def release(db: Db, table: Table, key: Column[Any], value: Any, *, owner: str) -> bool:
     """Give a lease back early; False if ``owner`` no longer holds it."""
-    stmt = (
-        update(table)
-        .where(key == value, table.c.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-    )
     async with db.write() as conn:
-        return (await conn.execute(stmt)).rowcount == 1
+        return (await conn.execute(_release(table, key), {"k_key": value, "k_owner": owner})).rowcount == 1
 
 
 async def release_all(db: Db, table: Table, *, owner: str) -> int:

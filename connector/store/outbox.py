@@ -26,7 +26,7 @@ from . import leases
 from .errors import AlreadyExists
 from .leases import Db
 from .records import OutboxMessage
-from .rows import insert_returning, to_record, values_of
+from .rows import by, insert_returning, select_by, to_record, values_of
 from .tables import outbox
 
 PENDING, SENT, DEAD = "PENDING", "SENT", "DEAD"
@@ -37,6 +37,9 @@ def backoff_delay(attempts: int, *, base: float = 0.5, cap: float = 60.0, jitter
     so replicas retrying the same partner do not stampede in step."""
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
     return delay * (1 + random.uniform(-jitter, jitter))
+
+
+_PENDING_ONLY = (outbox.c.status == PENDING,)
 
 
 @cache
@@ -99,7 +102,7 @@ class OutboxRepository:
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         async with self._db.read() as conn:
-            row = (await conn.execute(select(outbox).where(outbox.c.id == message_id))).first()
+            row = (await conn.execute(select_by(outbox, "id"), by(id=message_id))).first()
         return to_record(OutboxMessage, row) if row is not None else None
 
     async def for_process(self, process_id: str) -> list[OutboxMessage]:
@@ -126,7 +129,7 @@ class OutboxRepository:
         """Lease one message to send it right away (the event-driven path); None if taken or not pending."""
         row = await leases.claim(
             self._db, outbox, outbox.c.id, message_id,
-            owner=owner, lease_seconds=lease_seconds, now=self._clock(), extra=(outbox.c.status == PENDING,),
+            owner=owner, lease_seconds=lease_seconds, now=self._clock(), extra=_PENDING_ONLY,
         )
         return to_record(OutboxMessage, row) if row is not None else None
 

@@ -46,46 +46,72 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _row_class(keys: list[str]) -> type:
-    """A named tuple with SQLAlchemy ``Row``'s ``_asdict`` / ``_mapping`` / attribute access."""
-    base = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
-    fields = tuple(keys)
-    return type("Row", (base,), {
-        "__slots__": (),
-        "_keys": fields,
-        "_mapping": property(lambda self: dict(zip(fields, self))),
-        "_asdict": lambda self: dict(zip(fields, self)),
-    })
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def _row_class(keys: tuple[str, ...]) -> type:
+    """A named tuple with SQLAlchemy ``Row``'s ``_asdict`` / ``_mapping`` / attribute access
+    (one class per column list, made once)."""
+    cls = _ROW_CLASSES.get(keys)
+    if cls is None:
+        base = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+        cls = type("Row", (base,), {
+            "__slots__": (),
+            "_keys": keys,
+            "_mapping": property(lambda self: dict(zip(keys, self))),
+            "_asdict": lambda self: dict(zip(keys, self)),
+        })
+        if len(_ROW_CLASSES) < 10_000:
+            _ROW_CLASSES[keys] = cls
+    return cls
 
 
 _FETCH, _STATUS, _BOTH = 0, 1, 2
 
 
-class _Plan:
-    """One statement shape, compiled: SQL, how to build its arguments, how to read its rows."""
+class _Shape:
+    """What one compiled statement shape needs at execution, whatever its literal values:
+    SQL, parameter order and bind processors, how to read its rows."""
 
-    __slots__ = ("sql", "args", "required", "mode", "row_cls", "result_procs", "expanding", "compiled")
+    __slots__ = ("compiled", "sql", "names", "processors", "required", "mode", "row_cls", "result_procs",
+                 "expanding")
 
-    def __init__(self, compiled: Any, dialect: Dialect, extracted: Any) -> None:
+    def __init__(self, compiled: Any, dialect: Dialect) -> None:
         self.compiled = compiled
         self.sql: str = compiled.string
         self.expanding = bool(compiled.post_compile_params or compiled.literal_execute_params)
-        consts = compiled.construct_params(None, extracted_parameters=extracted, _check=False)
-        processors = compiled._bind_processors  # noqa: SLF001 — the dialect's bind processing per name
-        names = compiled.positiontup or []
-        self.args = tuple((n, processors.get(n), consts.get(n)) for n in names)
-        self.required = frozenset(n for n in names if compiled.binds[n].required)
+        bind_procs = compiled._bind_processors  # noqa: SLF001 — the dialect's bind processing per name
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.processors = tuple(bind_procs.get(n) for n in self.names)
+        self.required = frozenset(n for n in self.names if compiled.binds[n].required)
         dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
-        #: FETCH: rows (SELECT, RETURNING); STATUS: a row count only; BOTH: unknown (text, DDL)
-        self.mode = _FETCH if (compiled._result_columns or (dml and compiled.effective_returning)) else (  # noqa: SLF001
-            _STATUS if dml else _BOTH)
         cols = compiled._result_columns  # noqa: SLF001 — (key, name, objects, type) per result column
+        #: FETCH: rows (SELECT, RETURNING); STATUS: a row count only; BOTH: unknown (text, DDL)
+        self.mode = _FETCH if (cols or (dml and compiled.effective_returning)) else (_STATUS if dml else _BOTH)
         if cols:
-            self.row_cls: type | None = _row_class([c[0] for c in cols])
+            self.row_cls: type | None = _row_class(tuple(c[0] for c in cols))
             procs = [c[3]._cached_result_processor(dialect, None) for c in cols]  # noqa: SLF001
             self.result_procs: tuple[Any, ...] | None = tuple(procs) if any(procs) else None
         else:
             self.row_cls, self.result_procs = None, None
+
+
+class _Plan:
+    """A shape plus the literal values of one statement object."""
+
+    __slots__ = ("shape", "sql", "args", "required", "mode", "expanding")
+
+    def __init__(self, shape: _Shape, extracted: Any) -> None:
+        self.shape = shape
+        self.sql = shape.sql
+        self.mode = shape.mode
+        self.required = shape.required
+        self.expanding = shape.expanding
+        if shape.names:
+            consts = shape.compiled.construct_params(None, extracted_parameters=extracted, _check=False)
+            self.args = tuple((n, p, consts.get(n)) for n, p in zip(shape.names, shape.processors))
+        else:
+            self.args = ()
 
     def arguments(self, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
         if self.expanding:
@@ -104,7 +130,7 @@ class _Plan:
         values = {n: c for n, _, c in self.args}
         if params:
             values.update(params)
-        state = self.compiled.construct_expanded_state(values)
+        state = self.shape.compiled.construct_expanded_state(values)
         procs = state.processors
         out = []
         for n in state.positiontup or []:
@@ -114,13 +140,13 @@ class _Plan:
         return state.statement, out
 
     def rows(self, records: list[Any]) -> list[Any]:
-        cls = self.row_cls
+        cls = self.shape.row_cls
         if cls is None:
             if not records:
                 return []
-            cls = _row_class(list(records[0].keys()))
+            cls = _row_class(tuple(records[0].keys()))
             return [tuple.__new__(cls, r) for r in records]
-        procs = self.result_procs
+        procs = self.shape.result_procs
         if procs is None:
             return [tuple.__new__(cls, r) for r in records]
         return [tuple.__new__(cls, [v if p is None else p(v) for p, v in zip(procs, r)]) for r in records]
@@ -137,7 +163,7 @@ class StatementCache:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._by_object: dict[int, tuple[Any, dict[tuple[str, ...], _Plan]]] = {}
-        self._by_key: dict[Any, Any] = {}
+        self._by_key: dict[Any, _Shape] = {}
 
     def plan(self, stmt: Any, keys: tuple[str, ...]) -> _Plan:
         entry = self._by_object.get(id(stmt))
@@ -157,15 +183,15 @@ class StatementCache:
     def _compile(self, stmt: Any, keys: tuple[str, ...]) -> _Plan:
         ck = stmt._generate_cache_key()  # noqa: SLF001
         if ck is None:  # not cacheable: compile for this object only
-            return _Plan(stmt.compile(dialect=self.dialect, column_keys=list(keys)), self.dialect, None)
-        shape = (ck.key, keys)
-        compiled = self._by_key.get(shape)
-        if compiled is None:
+            return _Plan(_Shape(stmt.compile(dialect=self.dialect, column_keys=list(keys)), self.dialect), None)
+        key = (ck.key, keys)
+        shape = self._by_key.get(key)
+        if shape is None:
             if len(self._by_key) >= self.MAX_SHAPES:
                 self._by_key.clear()
-            compiled = stmt.compile(dialect=self.dialect, column_keys=list(keys), cache_key=ck)
-            self._by_key[shape] = compiled
-        return _Plan(compiled, self.dialect, ck.bindparams)
+            shape = _Shape(stmt.compile(dialect=self.dialect, column_keys=list(keys), cache_key=ck), self.dialect)
+            self._by_key[key] = shape
+        return _Plan(shape, ck.bindparams)
 
 
 class _Scalars:
@@ -312,7 +338,7 @@ class PgConnection:
         records = await self._conn.fetch(statement, *args)
         if not records:
             return PgResult([], 0)
-        cls = _row_class(list(records[0].keys()))
+        cls = _row_class(tuple(records[0].keys()))
         return PgResult([tuple.__new__(cls, r) for r in records], len(records))
 
     async def run_sync(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -343,11 +369,16 @@ def _json_codecs(serializer: Callable[[Any], str] | None, deserializer: Callable
 
 
 class PgPool:
-    """A minimal asyncpg pool: ``size`` kept connections plus ``overflow`` temporary ones.
+    """A minimal asyncpg pool: ``size`` kept connections plus up to ``overflow`` more under load.
 
     No reset queries on release (our connections carry no session state: every transaction
-    ends in COMMIT or ROLLBACK, and nothing sets session variables), no pre-ping.
+    ends in COMMIT or ROLLBACK, and nothing sets session variables), no pre-ping. Connections
+    beyond ``size`` are closed once they have sat idle for ``OVERFLOW_IDLE_S``, not as soon as
+    they are returned: under bursts, closing them at once meant opening a new connection
+    (a new server backend, an SSL probe) for a good share of the transactions.
     """
+
+    OVERFLOW_IDLE_S = 30.0
 
     def __init__(self, connect_kwargs: dict[str, Any], *, size: int, overflow: int,
                  setup: Callable[[asyncpg.Connection], Any]) -> None:
@@ -355,7 +386,7 @@ class PgPool:
         self._size = size
         self._max = size + overflow
         self._setup = setup
-        self._idle: list[asyncpg.Connection] = []
+        self._idle: list[tuple[asyncpg.Connection, float]] = []  # most recently used last
         self._count = 0
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
         self._closed = False
@@ -373,7 +404,7 @@ class PgPool:
         if self._closed:
             raise asyncpg.exceptions.InterfaceError("the store's connection pool is closed")
         while self._idle:
-            conn = self._idle.pop()
+            conn, _ = self._idle.pop()
             if not conn.is_closed():
                 return conn
             self._count -= 1
@@ -422,11 +453,12 @@ class PgPool:
             if not w.done():
                 w.set_result(conn)
                 return
-        if len(self._idle) >= self._size:
+        now = asyncio.get_running_loop().time()
+        self._idle.append((conn, now))
+        if len(self._idle) > self._size and self._idle[0][1] < now - self.OVERFLOW_IDLE_S:
+            stale, _ = self._idle.pop(0)  # the longest idle: load has gone down
             self._count -= 1
-            conn.terminate()  # an overflow connection: not kept
-            return
-        self._idle.append(conn)
+            stale.terminate()
 
     def discard(self, conn: asyncpg.Connection) -> None:
         conn.terminate()
@@ -436,7 +468,7 @@ class PgPool:
     def discard_idle(self) -> None:
         """After a connection-level failure: the idle ones most likely died with it."""
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             conn.terminate()
             self._count -= 1
         self._wake_slot()
@@ -444,7 +476,7 @@ class PgPool:
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             self._count -= 1
             try:
                 await asyncio.wait_for(conn.close(), 5)

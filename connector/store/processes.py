@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, select, update
 from . import leases
 from .errors import AlreadyExists, ConcurrentUpdate, NotFound
 from .leases import Db
-from .query import QuerySpec, apply_query, field_map
+from .query import QuerySpec, field_map, query_statement
 from .records import Negotiation, Transfer
 from .rows import by, insert_returning, select_by, to_record, values_of
 from .tables import negotiations, transfers
@@ -138,9 +138,9 @@ class ProcessRepository(Generic[P]):
         return self._rec(row)
 
     async def query(self, spec: QuerySpec) -> list[P]:
-        stmt = apply_query(select(self._t), self._t, spec, self._fields)
+        stmt, params = query_statement(self._t, spec, self._fields)
         async with self._db.read() as conn:
-            return [self._rec(r) for r in (await conn.execute(stmt)).all()]
+            return [self._rec(r) for r in (await conn.execute(stmt, params)).all()]
 
     async def lease_due(self, owner: str, limit: int, lease_seconds: float) -> list[P]:
         """Atomically claim up to ``limit`` processes whose ``due_at`` has passed and that

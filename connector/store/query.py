@@ -10,9 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Select, String, Table, Text
+from sqlalchemy import Boolean, Integer, Select, String, Table, Text, bindparam, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .errors import InvalidQuery
@@ -206,14 +207,18 @@ def _criterion(c: Criterion, fields: Mapping[str, ColumnElement[Any]]) -> Column
 _ORDER_RE = re.compile(r"^(ASC|DESC)$")
 
 
-def apply_query(stmt: Select[Any], table: Table, spec: QuerySpec, fields: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
-    """Add WHERE / ORDER BY / OFFSET / LIMIT for ``spec``; order is stable (primary key last)."""
+def _check_paging(spec: QuerySpec) -> None:
     if spec.offset < 0:
         raise InvalidQuery(f"offset must be >= 0, got {spec.offset}")
     if not 0 <= spec.limit <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be between 0 and {MAX_LIMIT}, got {spec.limit}")
     if not _ORDER_RE.match(spec.sort_order):
         raise InvalidQuery(f"sortOrder must be ASC or DESC, got {spec.sort_order!r}")
+
+
+def apply_query(stmt: Select[Any], table: Table, spec: QuerySpec, fields: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
+    """Add WHERE / ORDER BY / OFFSET / LIMIT for ``spec``; order is stable (primary key last)."""
+    _check_paging(spec)
     for crit in spec.filters:
         stmt = stmt.where(_criterion(crit, fields))
     pk = list(table.primary_key.columns)
@@ -226,10 +231,27 @@ def apply_query(stmt: Select[Any], table: Table, spec: QuerySpec, fields: Mappin
     return stmt.offset(spec.offset).limit(spec.limit)
 
 
+@cache
+def _plain(table: Table) -> Select[Any]:
+    """``SELECT * ... ORDER BY <pk> LIMIT :k_limit OFFSET :k_offset``, built once per table."""
+    return (select(table).order_by(*table.primary_key.columns)
+            .offset(bindparam("k_offset", type_=Integer())).limit(bindparam("k_limit", type_=Integer())))
+
+
+def query_statement(table: Table, spec: QuerySpec,
+                    fields: Mapping[str, ColumnElement[Any]]) -> tuple[Select[Any], dict[str, Any]]:
+    """``apply_query(select(table), ...)`` and its parameters; a spec without filters or sort
+    (the catalog's, the default listing) uses a statement built once (no per-call compile)."""
+    if spec.filters or spec.sort_field:
+        return apply_query(select(table), table, spec, fields), {}
+    _check_paging(spec)
+    return _plain(table), {"k_offset": spec.offset, "k_limit": spec.limit}
+
+
 def criteria(*triples: tuple[str, str, Any], offset: int = 0, limit: int = DEFAULT_LIMIT,
              sort_field: str | None = None, sort_order: str = "ASC") -> QuerySpec:
     """Build a QuerySpec in code: ``criteria(("state", "=", "FINALIZED"), limit=10)``."""
     return QuerySpec(tuple(Criterion(*t) for t in triples), offset, limit, sort_field, sort_order)
 
 
-__all__ = ["Criterion", "QuerySpec", "apply_query", "criteria", "field_map", "InvalidQuery"]
+__all__ = ["Criterion", "QuerySpec", "apply_query", "criteria", "field_map", "InvalidQuery", "query_statement"]
