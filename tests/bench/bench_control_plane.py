@@ -11,7 +11,9 @@ Measures, in one run on this machine:
 * concurrent negotiations completed per second, on SQLite and on PostgreSQL, within a
   bounded wait (what did not finish is reported, not hidden behind a timeout);
 * the CPU time each connector process spent per flow (from /proc), which says where the time
-  goes when the machine is shared: wall time = CPU of both connectors + the client + waiting.
+  goes when the machine is shared: wall time = CPU of both connectors + the client + waiting;
+  during the concurrent run also the CPU of the PostgreSQL server processes and how busy the
+  whole machine was (other jobs included), to tell a CPU-bound run from a starved one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from tests.integration.processes import Connector, Dataspace, Management, free_port, offer_for
 
@@ -46,6 +49,40 @@ def cpu_seconds(*connectors: Connector) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def postgres_server_seconds(databases: tuple[str, ...]) -> tuple[float, float]:
+    """User + system CPU time of the running PostgreSQL server processes so far: (backends
+    serving ``databases``, every other server process: other databases' backends, WAL
+    writer, checkpointer, autovacuum)."""
+    ours = other = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            if not head.split("(", 1)[1].startswith("postgres"):
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
+        except OSError:
+            continue
+        fields = tail.split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        # a backend's title: "postgres: [<cluster>:] <user> <database> <client> <state>"
+        if title[:1] == ["postgres:"] and any(word in databases for word in title[2:5]):
+            ours += seconds
+        else:
+            other += seconds
+    return ours, other
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = sum(values[:8]) / tick
+    return total - (values[3] + values[4]) / tick, total
 
 
 async def raw_round_trip(n: int = 300) -> float:
@@ -180,6 +217,7 @@ async def run(args: argparse.Namespace) -> None:
             for name, db_p, db_c in backends:
                 with tempfile.TemporaryDirectory() as tmp:
                     provider, consumer = await _pair(dataspace, Path(tmp), db_p, db_c)
+                    pg_names = tuple(make_url(u).database or "" for u in (db_p, db_c) if u)
                     try:
                         await Management(session, provider).offer("pcf-bench")
                         await end_to_end(session, provider, consumer, listener, 3)  # warm-up
@@ -195,13 +233,22 @@ async def run(args: argparse.Namespace) -> None:
                         print(f"[{name}]   CPU per flow: provider {cpu_p / args.runs * 1e3:.1f} ms, "
                               f"consumer {cpu_c / args.runs * 1e3:.1f} ms")
                         cpu_p, cpu_c = cpu_seconds(provider), cpu_seconds(consumer)
+                        pg0, (busy0, all0) = postgres_server_seconds(pg_names), machine_busy()
                         done, seconds = await throughput(session, provider, consumer, listener, args.concurrent,
                                                          args.max_wait)
                         cpu_p, cpu_c = cpu_seconds(provider) - cpu_p, cpu_seconds(consumer) - cpu_c
+                        pg1, (busy1, all1) = postgres_server_seconds(pg_names), machine_busy()
                         unfinished = f", {args.concurrent - done} NOT finished" if done < args.concurrent else ""
                         print(f"[{name}] {args.concurrent} concurrent negotiations: {done} FINALIZED in "
                               f"{seconds:.2f} s = {done / seconds:.0f}/s{unfinished}; CPU per negotiation: "
                               f"provider {cpu_p / max(done, 1) * 1e3:.1f} ms, consumer {cpu_c / max(done, 1) * 1e3:.1f} ms")
+                        cores = os.cpu_count() or 1
+                        pg_part = (f"PostgreSQL backends of the two databases {(pg1[0] - pg0[0]) / max(done, 1) * 1e3:.1f} ms "
+                                   f"per negotiation (other server processes {(pg1[1] - pg0[1]) / max(done, 1) * 1e3:.1f} ms), "
+                                   if db_p else "")
+                        print(f"[{name}]   {pg_part}connectors {(cpu_p + cpu_c) / seconds / cores:.0%} of the machine, "
+                              f"machine busy {(busy1 - busy0) / max(all1 - all0, 1e-9):.0%} "
+                              f"({cores} cores, other jobs included)")
                     finally:
                         provider.stop()
                         consumer.stop()
