@@ -235,9 +235,11 @@ class OutboxSender:
                         if attempt < _FINISH_RETRIES - 1:
                             raise
                         log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
-                    await tx.outbox.mark_sent(row.id, self.owner)
                     if claim_next and not self._stopping:
-                        return await tx.outbox.claim_head(row.process_id, self.owner, LEASE_SECONDS)
+                        _, following = await tx.outbox.mark_sent_and_claim_next(row.id, row.process_id, self.owner,
+                                                                                LEASE_SECONDS)
+                        return following
+                    await tx.outbox.mark_sent(row.id, self.owner)
                 return None
             except ConcurrentUpdate:
                 continue

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 
 from functools import cache
 
-from sqlalchemy import and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import Integer, and_, bindparam, case, column, delete, exists, func, null, select, text, update
 
 from . import leases
 from .errors import AlreadyExists
 from .leases import Db
 from .records import OutboxMessage
-from .rows import by, insert_returning, select_by, to_record, values_of
+from .rows import by, insert_returning, select_by, to_record, upsert_insert, values_of
 from .tables import outbox
 
 PENDING, SENT, DEAD = "PENDING", "SENT", "DEAD"
@@ -43,10 +43,49 @@ _PENDING_ONLY = (outbox.c.status == PENDING,)
 
 
 @cache
-def _head_of_process() -> object:
-    """The first PENDING message of one process (only it may be sent)."""
-    return (select(outbox.c.seq).where(outbox.c.process_id == bindparam("k_process_id"), outbox.c.status == PENDING)
-            .order_by(outbox.c.seq).limit(1))
+def _sent_and_next_pg() -> object:
+    """PostgreSQL, one statement: ``mark_sent`` and, only if that succeeded, ``claim_head``
+    (both UPDATEs see one snapshot, in which the message just sent is still PENDING, so the
+    head is looked for among the *other* pending messages of the process). One row:
+    ``k_sent`` (0 or 1) and the claimed message's columns (NULL when none was claimed)."""
+    cols = [c.name for c in outbox.c]
+    sql = f"""
+        WITH sent AS (
+            UPDATE outbox SET status = 'SENT', attempts = attempts + 1, lease_owner = NULL,
+                              lease_expires_at = NULL, last_error = NULL
+            WHERE id = :k_id AND lease_owner = :k_owner AND status = 'PENDING'
+            RETURNING seq
+        ), nxt AS (
+            UPDATE outbox SET lease_owner = :k_owner, lease_expires_at = :k_until
+            WHERE seq = (SELECT min(seq) FROM outbox
+                         WHERE process_id = :k_process_id AND status = 'PENDING' AND id <> :k_id)
+              AND status = 'PENDING' AND next_attempt_at <= :k_now
+              AND (lease_expires_at IS NULL OR lease_expires_at <= :k_now)
+              AND EXISTS (SELECT 1 FROM sent)
+            RETURNING {", ".join(cols)}
+        )
+        SELECT (SELECT count(*) FROM sent) AS k_sent, {", ".join("nxt." + c for c in cols)}
+        FROM (SELECT 1) AS one LEFT JOIN nxt ON true"""
+    ts = outbox.c.lease_expires_at.type
+    return (text(sql)
+            .bindparams(bindparam("k_id", type_=outbox.c.id.type), bindparam("k_owner", type_=outbox.c.lease_owner.type),
+                        bindparam("k_process_id", type_=outbox.c.process_id.type), bindparam("k_until", type_=ts),
+                        bindparam("k_now", type_=ts))
+            .columns(column("k_sent", Integer()), *outbox.c))
+
+
+@cache
+def _insert_claimed(dialect: str) -> object:
+    """``INSERT ... RETURNING *`` that leases the new message to ``:k_owner`` until ``:k_until``
+    when it heads its process's queue (no earlier PENDING message), unleased otherwise."""
+    earlier = outbox.alias("earlier")
+    blocked = exists().where(earlier.c.process_id == bindparam("k_process_id", type_=outbox.c.process_id.type),
+                             earlier.c.status == PENDING)
+    return (upsert_insert(dialect, outbox)
+            .values(lease_owner=case((blocked, null()), else_=bindparam("k_owner", type_=outbox.c.lease_owner.type)),
+                    lease_expires_at=case((blocked, null()),
+                                          else_=bindparam("k_until", type_=outbox.c.lease_expires_at.type)))
+            .on_conflict_do_nothing().returning(*outbox.c))
 
 
 @cache
@@ -86,15 +125,18 @@ class OutboxRepository:
         replica when it heads its process's queue (the caller sends it right after commit);
         otherwise it waits for the messages before it (see ``claim_head``)."""
         values = values_of(message, exclude=("seq",))
-        values.update(status=PENDING, lease_owner=None, lease_expires_at=None)
-        async with self._db.write() as conn:
-            if claim_for and message.next_attempt_at <= self._clock():
-                earlier = (await conn.execute(_head_of_process(), {"k_process_id": message.process_id})).first()
-                if earlier is None:
-                    leases.check(claim_for, lease_seconds)
-                    values.update(lease_owner=claim_for,
-                                  lease_expires_at=self._clock() + timedelta(seconds=lease_seconds))
+        values["status"] = PENDING
+        if claim_for and message.next_attempt_at <= self._clock():
+            # One statement: the lease is written only if no earlier message of the process
+            # is still pending (checked by the INSERT itself, in this transaction).
+            leases.check(claim_for, lease_seconds)
+            values.update(k_process_id=message.process_id, k_owner=claim_for,
+                          k_until=self._clock() + timedelta(seconds=lease_seconds))
+            stmt = _insert_claimed(self._db.dialect)
+        else:
+            values.update(lease_owner=None, lease_expires_at=None)
             stmt = insert_returning(self._db.dialect, outbox, ignore_conflict=True)
+        async with self._db.write() as conn:
             row = (await conn.execute(stmt, values)).first()
         if row is None:
             raise AlreadyExists("outbox message", message.id)
@@ -154,6 +196,29 @@ class OutboxRepository:
         """Record delivery; False if ``owner`` lost the lease meanwhile (the peer dedupes)."""
         async with self._db.write() as conn:
             return (await conn.execute(_mark_sent(), {"k_id": message_id, "k_owner": owner})).rowcount == 1
+
+    async def mark_sent_and_claim_next(self, message_id: str, process_id: str, owner: str,
+                                       lease_seconds: float) -> tuple[bool, OutboxMessage | None]:
+        """``mark_sent`` and, if it succeeded, ``claim_head`` of the same process, atomically:
+        (whether it was marked sent, the next message now leased to ``owner`` or None).
+        One statement on PostgreSQL, two in one transaction on SQLite."""
+        leases.check(owner, lease_seconds)
+        now = self._clock()
+        params = {"k_id": message_id, "k_process_id": process_id, "k_owner": owner, "k_now": now,
+                  "k_until": now + timedelta(seconds=lease_seconds)}
+        async with self._db.write() as conn:
+            if self._db.is_postgres:
+                row = (await conn.execute(_sent_and_next_pg(), params)).one()
+                if not row.k_sent:
+                    return False, None
+                if row.seq is None:
+                    return True, None
+                return True, OutboxMessage(**{k: v for k, v in row._asdict().items() if k != "k_sent"})
+            if (await conn.execute(_mark_sent(), {"k_id": message_id, "k_owner": owner})).rowcount != 1:
+                return False, None
+            params.pop("k_id")
+            nxt = (await conn.execute(_claim_head(), params)).first()
+        return True, (to_record(OutboxMessage, nxt) if nxt is not None else None)
 
     async def mark_failed(
         self, message_id: str, owner: str, error: str, *, max_attempts: int = 12,

@@ -180,6 +180,27 @@ async def test_enqueue_claims_the_head_for_the_sender_and_claim_head_follows(
     assert await store.outbox.claim_head("proc-e", "replica-a", 20) is None  # nothing left
 
 
+async def test_mark_sent_and_claim_next_is_one_step(store: Store, replica: Store, clock: FakeClock) -> None:
+    """Marking the head sent also leases the next pending message of the same process (one
+    statement on PostgreSQL); a sender that lost its lease marks nothing and claims nothing,
+    so a message is never sent ahead of an earlier one that is still pending."""
+    first = await store.outbox.enqueue(message("proc-n", 0, at=clock.now), claim_for="replica-a", lease_seconds=20)
+    second = await store.outbox.enqueue(message("proc-n", 1, at=clock.now), claim_for="replica-a", lease_seconds=20)
+    third = await store.outbox.enqueue(message("proc-n", 2, at=clock.now + timedelta(seconds=60)))
+    other = await store.outbox.enqueue(message("proc-o", 0, at=clock.now))
+    assert await replica.outbox.mark_sent_and_claim_next(first.id, "proc-n", "replica-b", 20) == (False, None)
+    sent, nxt = await store.outbox.mark_sent_and_claim_next(first.id, "proc-n", "replica-a", 30)
+    assert sent and nxt is not None and nxt.id == second.id
+    assert nxt.lease_owner == "replica-a" and nxt.lease_expires_at == clock.now + timedelta(seconds=30)
+    assert nxt.payload == second.payload and nxt.status == "PENDING" and nxt.attempts == 0
+    assert (await store.outbox.get(first.id)).status == "SENT"  # type: ignore[union-attr]
+    # the third is not due yet: the second is marked sent, nothing is claimed
+    assert await store.outbox.mark_sent_and_claim_next(second.id, "proc-n", "replica-a", 30) == (True, None)
+    assert (await store.outbox.get(third.id)).lease_owner is None  # type: ignore[union-attr]
+    assert (await store.outbox.get(other.id)).lease_owner is None  # type: ignore[union-attr]
+    assert await store.outbox.mark_sent_and_claim_next(second.id, "proc-n", "replica-a", 30) == (False, None)
+
+
 async def test_a_pre_claimed_message_of_a_crashed_sender_is_recovered(store: Store, replica: Store,
                                                                       clock: FakeClock) -> None:
     row = await store.outbox.enqueue(message("proc-k", 0, at=clock.now), claim_for="replica-a", lease_seconds=20)
