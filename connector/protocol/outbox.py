@@ -236,8 +236,8 @@ class OutboxSender:
                             raise
                         log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
                     if claim_next and not self._stopping:
-                        _, following = await tx.outbox.mark_sent_and_claim_next(row.id, row.process_id, self.owner,
-                                                                                LEASE_SECONDS)
+                        _, following = await tx.outbox.mark_sent_and_claim_next(
+                            row.id, row.process_id, self.owner, LEASE_SECONDS, last=True)  # nothing follows
                         return following
                     await tx.outbox.mark_sent(row.id, self.owner)
                 return None

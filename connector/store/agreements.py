@@ -22,7 +22,7 @@ class AgreementRepository:
         """Store an agreement; AlreadyExists if the id is taken (agreements are immutable)."""
         stmt = insert_returning(self._db.dialect, agreements, ignore_conflict=True)
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt, values_of(agreement))).first()
+            row = (await conn.execute(stmt, values_of(agreement), final=self._db.own_transaction)).first()
         if row is None:
             raise AlreadyExists(self.kind, agreement.id)
         return to_record(Agreement, row)

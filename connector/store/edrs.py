@@ -34,7 +34,7 @@ class EdrRepository:
     async def save(self, edr: Edr) -> Edr:
         """Insert or replace the EDR of a transfer (a resumed transfer gets a fresh token)."""
         async with self._db.write() as conn:
-            row = (await conn.execute(_save(self._db.dialect), values_of(edr))).one()
+            row = (await conn.execute(_save(self._db.dialect), values_of(edr), final=self._db.own_transaction)).one()
         return to_record(Edr, row)
 
     async def get(self, transfer_id: str) -> Edr | None:

@@ -185,7 +185,8 @@ class SyncConnection:
     def dialect(self) -> Any:
         return self.sync_connection.dialect
 
-    async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
+    async def execute(self, statement: Any, parameters: Any = None, *, final: bool = False, **kw: Any) -> Any:
+        # ``final`` (no statement follows in this transaction) only saves round trips on PostgreSQL
         return self.sync_connection.execute(statement, parameters, **kw)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None, **kw: Any) -> Any:
@@ -311,6 +312,10 @@ class Database:
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
+    #: Each ``write()`` is a transaction of its own: a repository whose write block runs one
+    #: statement may mark it ``final`` (on PostgreSQL it then runs without BEGIN / COMMIT).
+    own_transaction = True
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Any]:
         """One transaction that may write; committed on success, rolled back on error."""
@@ -388,6 +393,9 @@ class BoundDatabase:
     @property
     def is_postgres(self) -> bool:
         return self._parent.is_postgres
+
+    #: ``write()`` joins the caller's transaction: more statements may follow.
+    own_transaction = False
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Any]:

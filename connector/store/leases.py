@@ -86,7 +86,7 @@ async def claim(
     check(owner, lease_seconds)
     params = {"k_key": value, "k_owner": owner, "k_now": now, "k_until": now + timedelta(seconds=lease_seconds)}
     async with db.write() as conn:
-        return (await conn.execute(_claim(table, key, tuple(extra)), params)).first()
+        return (await conn.execute(_claim(table, key, tuple(extra)), params, final=db.own_transaction)).first()
 
 
 @cache
@@ -115,7 +115,8 @@ def _release(table: Table, key: Column[Any]) -> Any:
 async def release(db: Db, table: Table, key: Column[Any], value: Any, *, owner: str) -> bool:
     """Give a lease back early; False if ``owner`` no longer holds it."""
     async with db.write() as conn:
-        return (await conn.execute(_release(table, key), {"k_key": value, "k_owner": owner})).rowcount == 1
+        return (await conn.execute(_release(table, key), {"k_key": value, "k_owner": owner},
+                                   final=db.own_transaction)).rowcount == 1
 
 
 async def release_all(db: Db, table: Table, *, owner: str) -> int:

@@ -137,7 +137,7 @@ class OutboxRepository:
             values.update(lease_owner=None, lease_expires_at=None)
             stmt = insert_returning(self._db.dialect, outbox, ignore_conflict=True)
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt, values)).first()
+            row = (await conn.execute(stmt, values, final=self._db.own_transaction)).first()
         if row is None:
             raise AlreadyExists("outbox message", message.id)
         return to_record(OutboxMessage, row)
@@ -183,7 +183,7 @@ class OutboxRepository:
         params = {"k_process_id": process_id, "k_owner": owner, "k_now": now,
                   "k_until": now + timedelta(seconds=lease_seconds)}
         async with self._db.write() as conn:
-            row = (await conn.execute(_claim_head(), params)).first()
+            row = (await conn.execute(_claim_head(), params, final=self._db.own_transaction)).first()
         return to_record(OutboxMessage, row) if row is not None else None
 
     async def release(self, message_id: str, owner: str) -> bool:
@@ -195,20 +195,24 @@ class OutboxRepository:
     async def mark_sent(self, message_id: str, owner: str) -> bool:
         """Record delivery; False if ``owner`` lost the lease meanwhile (the peer dedupes)."""
         async with self._db.write() as conn:
-            return (await conn.execute(_mark_sent(), {"k_id": message_id, "k_owner": owner})).rowcount == 1
+            return (await conn.execute(_mark_sent(), {"k_id": message_id, "k_owner": owner},
+                                       final=self._db.own_transaction)).rowcount == 1
 
-    async def mark_sent_and_claim_next(self, message_id: str, process_id: str, owner: str,
-                                       lease_seconds: float) -> tuple[bool, OutboxMessage | None]:
+    async def mark_sent_and_claim_next(self, message_id: str, process_id: str, owner: str, lease_seconds: float,
+                                       *, last: bool = False) -> tuple[bool, OutboxMessage | None]:
         """``mark_sent`` and, if it succeeded, ``claim_head`` of the same process, atomically:
         (whether it was marked sent, the next message now leased to ``owner`` or None).
-        One statement on PostgreSQL, two in one transaction on SQLite."""
+        One statement on PostgreSQL, two in one transaction on SQLite. ``last``: the caller's
+        transaction executes nothing after this (on PostgreSQL, a transaction with nothing
+        else in it then needs no BEGIN / COMMIT)."""
         leases.check(owner, lease_seconds)
         now = self._clock()
         params = {"k_id": message_id, "k_process_id": process_id, "k_owner": owner, "k_now": now,
                   "k_until": now + timedelta(seconds=lease_seconds)}
         async with self._db.write() as conn:
             if self._db.is_postgres:
-                row = (await conn.execute(_sent_and_next_pg(), params)).one()
+                row = (await conn.execute(_sent_and_next_pg(), params,
+                                          final=last or self._db.own_transaction)).one()
                 if not row.k_sent:
                     return False, None
                 if row.seq is None:

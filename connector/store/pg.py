@@ -285,16 +285,42 @@ def _count(status: str | None) -> int:
     return -1
 
 
-class PgConnection:
-    """The async-connection interface the repositories use, over one asyncpg connection."""
+#: PgConnection states: reads in autocommit; a write transaction not yet begun (BEGIN is
+#: sent with its first statement), begun, or ended by a ``final`` statement.
+_AUTOCOMMIT, _PENDING, _BEGUN, _ENDED, _ENDED_BEGUN = 0, 1, 2, 3, 4
 
-    __slots__ = ("_conn", "_cache", "_fallback")
+
+class PgConnection:
+    """The async-connection interface the repositories use, over one asyncpg connection.
+
+    In a write transaction ``BEGIN`` is sent just before the first statement (a transaction
+    that executes nothing costs no round trip). ``execute(..., final=True)`` declares that the
+    transaction executes nothing after this statement: when it is also the first one, it runs
+    without ``BEGIN`` / ``COMMIT`` (one statement is atomic and committed by itself, with the
+    same durability); anything executed after a final statement is refused.
+    """
+
+    __slots__ = ("_conn", "_cache", "_fallback", "state")
 
     def __init__(self, conn: asyncpg.Connection, cache: StatementCache,
-                 fallback: Callable[[], Any] | None = None) -> None:
+                 fallback: Callable[[], Any] | None = None, *, write: bool = False) -> None:
         self._conn = conn
         self._cache = cache
         self._fallback = fallback
+        self.state = _PENDING if write else _AUTOCOMMIT
+
+    async def _before(self, final: bool) -> None:
+        state = self.state
+        if state == _PENDING:
+            if final:
+                self.state = _ENDED
+                return
+            await self._conn.execute("BEGIN")
+            self.state = _BEGUN
+        elif state >= _ENDED:
+            raise RuntimeError("a statement after the transaction's final statement")
+        elif final and state == _BEGUN:
+            self.state = _ENDED_BEGUN
 
     @property
     def dialect(self) -> Dialect:
@@ -304,7 +330,14 @@ class PgConnection:
     def driver_connection(self) -> asyncpg.Connection:
         return self._conn
 
-    async def execute(self, statement: Any, parameters: Any = None, **_: Any) -> PgResult:
+    @property
+    def begun(self) -> bool:
+        """Whether a BEGIN was sent (so the transaction ends with COMMIT or ROLLBACK)."""
+        return self.state in (_BEGUN, _ENDED_BEGUN)
+
+    async def execute(self, statement: Any, parameters: Any = None, *, final: bool = False, **_: Any) -> PgResult:
+        if self.state != _AUTOCOMMIT:
+            await self._before(final)
         if isinstance(parameters, list | tuple) and parameters and isinstance(parameters[0], dict):
             return await self._executemany(statement, parameters)
         plan = self._cache.plan(statement, tuple(parameters) if parameters else ())
@@ -334,6 +367,8 @@ class PgConnection:
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None, **_: Any) -> PgResult:
         """Driver SQL (``$1`` placeholders); ``parameters`` a tuple, or None."""
+        if self.state != _AUTOCOMMIT:
+            await self._before(False)
         args = list(parameters) if parameters else []
         records = await self._conn.fetch(statement, *args)
         if not records:
@@ -508,9 +543,10 @@ class PgDatabase:
     async def write(self) -> AsyncIterator[PgConnection]:
         conn = await self.pool.acquire()
         try:
-            await conn.execute("BEGIN")
-            yield PgConnection(conn, self.cache)
-            await conn.execute("COMMIT")
+            pc = PgConnection(conn, self.cache, write=True)
+            yield pc
+            if pc.begun:
+                await conn.execute("COMMIT")
         except asyncio.CancelledError:
             self.pool.discard(conn)  # mid-statement or mid-transaction: its state is unknown
             raise

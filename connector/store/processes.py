@@ -84,7 +84,7 @@ class ProcessRepository(Generic[P]):
         values.update(version=0, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now)
         stmt = insert_returning(self._db.dialect, self._t, ignore_conflict=True)
         async with self._db.write() as conn:
-            row = (await conn.execute(stmt, values)).first()
+            row = (await conn.execute(stmt, values, final=self._db.own_transaction)).first()
         return (self._rec(row), True) if row is not None else (record, False)
 
     async def get(self, process_id: str) -> P | None:

@@ -41,7 +41,8 @@ class ReplayCache:
             raise ValueError("jti must be a non-empty string")
         params = {"jti": jti, "expires_at": expires_at, "k_now": self._clock()}
         async with self._db.write() as conn:
-            return (await conn.execute(_remember(self._db.dialect), params)).rowcount == 1
+            return (await conn.execute(_remember(self._db.dialect), params,
+                                       final=self._db.own_transaction)).rowcount == 1
 
     async def seen(self, jti: str) -> bool:
         stmt = select(replay_cache.c.expires_at).where(replay_cache.c.jti == jti)

@@ -222,8 +222,10 @@ async def run(args: argparse.Namespace) -> None:
                         await Management(session, provider).offer("pcf-bench")
                         await end_to_end(session, provider, consumer, listener, 3)  # warm-up
                         cpu_p, cpu_c = cpu_seconds(provider), cpu_seconds(consumer)
+                        pg0 = postgres_server_seconds(pg_names)
                         samples = await end_to_end(session, provider, consumer, listener, args.runs)
                         cpu_p, cpu_c = cpu_seconds(provider) - cpu_p, cpu_seconds(consumer) - cpu_c
+                        pg_flow = (postgres_server_seconds(pg_names)[0] - pg0[0]) / args.runs
                         med = statistics.median(samples)
                         floor = PROTOCOL_ROUND_TRIPS * raw
                         print(f"[{name}] management call -> FINALIZED + STARTED, median of {args.runs}: "
@@ -231,7 +233,8 @@ async def run(args: argparse.Namespace) -> None:
                               f"{floor * 1e3:.2f} ms); min {min(samples) * 1e3:.1f} ms, "
                               f"p90 {sorted(samples)[int(len(samples) * 0.9)] * 1e3:.1f} ms")
                         print(f"[{name}]   CPU per flow: provider {cpu_p / args.runs * 1e3:.1f} ms, "
-                              f"consumer {cpu_c / args.runs * 1e3:.1f} ms")
+                              f"consumer {cpu_c / args.runs * 1e3:.1f} ms"
+                              + (f", PostgreSQL backends {pg_flow * 1e3:.1f} ms" if db_p else ""))
                         cpu_p, cpu_c = cpu_seconds(provider), cpu_seconds(consumer)
                         pg0, (busy0, all0) = postgres_server_seconds(pg_names), machine_busy()
                         done, seconds = await throughput(session, provider, consumer, listener, args.concurrent,

@@ -1,0 +1,105 @@
+"""The PostgreSQL connection adapter (``connector/store/pg.py``): transactions, final
+statements, results and the pool, against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+
+from connector.store import Store
+from connector.store.engine import Database
+from connector.store.tables import replay_cache
+from tests.unit.store.factories import FakeClock
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_store(store: Store) -> Store:
+    if store.dialect != "postgresql":
+        pytest.skip("PostgreSQL adapter only")
+    return store
+
+
+def _db(store: Store) -> Database:
+    db = store._db  # noqa: SLF001
+    assert isinstance(db, Database)
+    return db
+
+
+async def test_a_write_that_runs_nothing_sends_nothing(pg_store: Store) -> None:
+    db = _db(pg_store)
+    async with db.write() as conn:
+        assert not conn.begun
+    async with db.write() as conn:
+        await conn.execute(select(replay_cache.c.jti).limit(1))
+        assert conn.begun
+
+
+async def test_a_final_first_statement_commits_on_its_own(pg_store: Store, clock: FakeClock) -> None:
+    db = _db(pg_store)
+    ins = text("INSERT INTO replay_cache (jti, expires_at) VALUES (:j, now() + interval '1 minute')")
+    async with db.write() as conn:
+        await conn.execute(ins, {"j": "final-1"}, final=True)
+        assert not conn.begun
+        with pytest.raises(RuntimeError):
+            await conn.execute(ins, {"j": "final-2"})
+    assert await pg_store.replay.seen("final-1")
+    assert not await pg_store.replay.seen("final-2")
+
+
+async def test_final_after_other_statements_is_part_of_the_transaction(pg_store: Store) -> None:
+    db = _db(pg_store)
+    ins = text("INSERT INTO replay_cache (jti, expires_at) VALUES (:j, now() + interval '1 minute')")
+    with pytest.raises(ZeroDivisionError):
+        async with db.write() as conn:
+            await conn.execute(ins, {"j": "tx-1"})
+            await conn.execute(ins, {"j": "tx-2"}, final=True)
+            assert conn.begun
+            raise ZeroDivisionError  # rolled back: neither row stays
+    assert not await pg_store.replay.seen("tx-1")
+    assert not await pg_store.replay.seen("tx-2")
+
+
+async def test_errors_roll_back_and_the_connection_is_reused(pg_store: Store) -> None:
+    db = _db(pg_store)
+    ins = text("INSERT INTO replay_cache (jti, expires_at) VALUES (:j, now() + interval '1 minute')")
+    with pytest.raises(Exception, match="duplicate key"):
+        async with db.write() as conn:
+            await conn.execute(ins, {"j": "dup"})
+            await conn.execute(ins, {"j": "dup"})
+    assert not await pg_store.replay.seen("dup")
+    async with db.read() as conn:
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_result_shapes(pg_store: Store) -> None:
+    db = _db(pg_store)
+    async with db.read() as conn:
+        res = await conn.execute(text("SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' ORDER BY 1"))
+        rows = res.all()
+        assert [tuple(r) for r in rows] == [(1, "x"), (2, "y")]
+        assert rows[0].a == 1 and rows[1]._asdict() == {"a": 2, "b": "y"} and rows[0]._mapping["b"] == "x"
+        assert (await conn.execute(text("SELECT 1 WHERE false"))).first() is None
+        assert (await conn.execute(text("SELECT 3"))).scalars().all() == [3]
+        assert (await conn.exec_driver_sql("SELECT $1::int + 1", (41,))).scalar() == 42
+        with pytest.raises(Exception):
+            (await conn.execute(text("SELECT 1 UNION ALL SELECT 2"))).one()
+
+
+async def test_cancelled_transaction_closes_its_connection(pg_store: Store) -> None:
+    db = _db(pg_store)
+
+    async def slow() -> None:
+        async with db.write() as conn:
+            await conn.execute(text("SELECT pg_sleep(5)"))
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with db.write() as conn:  # the pool still hands out working connections
+        assert (await conn.execute(text("SELECT 7"))).scalar() == 7
