@@ -69,6 +69,18 @@ def _row_class(keys: tuple[str, ...]) -> type:
 _FETCH, _STATUS, _BOTH = 0, 1, 2
 
 
+def _text_mode(sql: str) -> int:
+    """How to run a textual statement: by its first keyword (and RETURNING for DML); a WITH
+    query could end in either, so it is run the general way."""
+    words = sql.lstrip(" \t\r\n(").split(None, 1)
+    first = words[0].upper() if words else ""
+    if first in ("SELECT", "VALUES", "SHOW", "TABLE", "EXPLAIN"):
+        return _FETCH
+    if first in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+        return _FETCH if "RETURNING" in sql.upper() else _STATUS
+    return _BOTH
+
+
 class _Shape:
     """What one compiled statement shape needs at execution, whatever its literal values:
     SQL, parameter order and bind processors, how to read its rows."""
@@ -86,8 +98,14 @@ class _Shape:
         self.required = frozenset(n for n in self.names if compiled.binds[n].required)
         dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
         cols = compiled._result_columns  # noqa: SLF001 — (key, name, objects, type) per result column
-        #: FETCH: rows (SELECT, RETURNING); STATUS: a row count only; BOTH: unknown (text, DDL)
-        self.mode = _FETCH if (cols or (dml and compiled.effective_returning)) else (_STATUS if dml else _BOTH)
+        #: FETCH: rows (SELECT, RETURNING); STATUS: a row count only; BOTH: unknown (DDL, other
+        #: text), run through an uncached prepared statement
+        if cols or (dml and compiled.effective_returning):
+            self.mode = _FETCH
+        elif dml:
+            self.mode = _STATUS
+        else:
+            self.mode = _text_mode(self.sql)
         if cols:
             self.row_cls: type | None = _row_class(tuple(c[0] for c in cols))
             procs = [c[3]._cached_result_processor(dialect, None) for c in cols]  # noqa: SLF001
