@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PAGE = 1000
 PAGES_SEEN = 16_384  # page keys (hashes) remembered for the page cache's admission
 LISTINGS_KNOWN = 1_024  # listings whose cached page is known without reading the store
+MAX_REQUEST_MATCHES = 1000
 
 
 class PageKey(tuple):  # type: ignore[type-arg]
@@ -70,7 +71,6 @@ class PageKey(tuple):  # type: ignore[type-arg]
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[no-any-return]
-MAX_REQUEST_MATCHES = 1000
 
 
 class EventHandler(Protocol):
@@ -329,7 +329,13 @@ class PactHost:
         entries) when the source offers it and nothing filters on content; the page is
         served from the cache when the same footprints, in the same stored versions, make
         it up in the same rendering (version, format). Otherwise it is rendered and, when
-        every item on it came from the store (v2 JSON) or a rendering cache, cached."""
+        every item on it came from the store (v2 JSON) or a rendering cache, cached.
+
+        A source with ``listing_version()`` (SQLite: ``PRAGMA data_version``) saves the
+        listing itself: for a cached page the host remembers the version it read before
+        the listing, and while the version is the same the page is taken from the cache
+        under the key it was found or admitted with. Any commit to the store in between,
+        or the page leaving the cache, means the full path again."""
         cache = self.page_cache if self._page_cacheable(version, fmt) else None
         key: tuple[Any, ...] | None = None
         items: list[Entry]
