@@ -25,6 +25,7 @@ import asyncio
 import base64
 import gc
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -229,6 +230,7 @@ async def main_async() -> None:
     threads.shutdown()
     procs.shutdown()
     await store.close() if hasattr(store, "close") else None
+    shutil.rmtree(tmp, ignore_errors=True)  # a 100,000-footprint store is ~400 MB
 
     mb = 1024 * 1024
     base_mode = modes[0]
