@@ -52,9 +52,11 @@ def cpu_seconds(*connectors: Connector) -> float:
 
 
 def postgres_server_seconds(databases: tuple[str, ...]) -> tuple[float, float]:
-    """User + system CPU time of the running PostgreSQL server processes so far: (backends
-    serving ``databases``, every other server process: other databases' backends, WAL
-    writer, checkpointer, autovacuum)."""
+    """User + system CPU time of the PostgreSQL server processes so far: (running backends
+    serving ``databases``, everything else: other running server processes — other databases'
+    backends, WAL writer, checkpointer, autovacuum — plus every backend that has exited, of
+    any database, as the postmaster accounts for its reaped children). A backend closed during
+    a run (a pool dropping a connection) is only in the second figure."""
     ours = other = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
@@ -69,6 +71,8 @@ def postgres_server_seconds(databases: tuple[str, ...]) -> tuple[float, float]:
             continue
         fields = tail.split()
         seconds = (int(fields[11]) + int(fields[12])) / tick
+        if title[:1] != ["postgres:"]:  # the postmaster: its reaped children's CPU too
+            seconds += (int(fields[13]) + int(fields[14])) / tick
         # a backend's title: "postgres: [<cluster>:] <user> <database> <client> <state>"
         if title[:1] == ["postgres:"] and any(word in databases for word in title[2:5]):
             ours += seconds
@@ -247,7 +251,8 @@ async def run(args: argparse.Namespace) -> None:
                               f"provider {cpu_p / max(done, 1) * 1e3:.1f} ms, consumer {cpu_c / max(done, 1) * 1e3:.1f} ms")
                         cores = os.cpu_count() or 1
                         pg_part = (f"PostgreSQL backends of the two databases {(pg1[0] - pg0[0]) / max(done, 1) * 1e3:.1f} ms "
-                                   f"per negotiation (other server processes {(pg1[1] - pg0[1]) / max(done, 1) * 1e3:.1f} ms), "
+                                   f"per negotiation (other and exited server processes "
+                                   f"{(pg1[1] - pg0[1]) / max(done, 1) * 1e3:.1f} ms), "
                                    if db_p else "")
                         print(f"[{name}]   {pg_part}connectors {(cpu_p + cpu_c) / seconds / cores:.0%} of the machine, "
                               f"machine busy {(busy1 - busy0) / max(all1 - all0, 1e-9):.0%} "
