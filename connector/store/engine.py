@@ -141,7 +141,11 @@ def _postgres_direct(url: URL, engine: AsyncEngine, pool_size: int) -> PgDatabas
     if server_settings:
         kwargs["server_settings"] = {**kwargs.get("server_settings", {}), **server_settings}
     setup = _json_codecs(dialect._json_serializer, dialect._json_deserializer)  # noqa: SLF001
-    pool = PgPool(kwargs, size=pool_size, overflow=pool_size, setup=setup)
+    # No overflow: on a small machine more connections than a few per core only add server
+    # backends to warm up and contention (measured on 2 cores with 200 concurrent negotiations:
+    # 5 or 10 connections 95-110/s, 20 88/s, 20 + 20 overflow 75-80/s). Waiting for a free
+    # connection is cheap; a task already holding one never waits (see PgPool).
+    pool = PgPool(kwargs, size=pool_size, overflow=0, setup=setup)
 
     def fallback() -> Any:
         return _autocommit(engine)
@@ -294,7 +298,7 @@ class _SqliteConnections:
 class Database:
     """An engine plus the rule for opening read and write transactions on it."""
 
-    def __init__(self, url: str | URL, *, pool_size: int = 20) -> None:
+    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self._sqlite: _SqliteConnections | None = None

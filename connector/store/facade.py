@@ -73,12 +73,13 @@ class Store:
 
 
 async def open_store(url: str = DEFAULT_URL, *, clock: Callable[[], datetime] = utcnow, migrate: bool = True,
-                     pool_size: int = 20) -> Store:
+                     pool_size: int = 10) -> Store:
     """Open (and by default migrate) the store at ``url``.
 
     ``sqlite+aiosqlite:///path.db`` is the embedded default; ``postgresql+asyncpg://...`` lets
     several replicas share one database. Migrating is idempotent and safe when replicas
-    start at the same time.
+    start at the same time. ``pool_size``: on PostgreSQL, how many connections the store
+    uses at most (beyond it only for a task that already holds one; see ``pg.PgPool``).
     """
     db = Database(url, pool_size=pool_size)
     try:

@@ -26,6 +26,7 @@ import json
 from collections import deque, namedtuple
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -421,6 +422,10 @@ def _json_codecs(serializer: Callable[[Any], str] | None, deserializer: Callable
     return setup
 
 
+#: How many pool connections the current task (and the tasks it starts) holds.
+_HELD: ContextVar[int] = ContextVar("kakehashi_pg_connections_held", default=0)
+
+
 class PgPool:
     """A minimal asyncpg pool: ``size`` kept connections plus up to ``overflow`` more under load.
 
@@ -429,13 +434,19 @@ class PgPool:
     beyond ``size`` are closed once they have sat idle for ``OVERFLOW_IDLE_S``, not as soon as
     they are returned: under bursts, closing them at once meant opening a new connection
     (a new server backend, an SSL probe) for a good share of the transactions.
+
+    A task that already holds a connection never waits for a second one (a read through the
+    root store inside a transaction): it gets a new connection beyond the limit instead, so
+    transactions that each wait for a second connection cannot starve the pool. Anyone else
+    waits at most ``timeout`` seconds, then gets ``TimeoutError``.
     """
 
     OVERFLOW_IDLE_S = 30.0
 
     def __init__(self, connect_kwargs: dict[str, Any], *, size: int, overflow: int,
-                 setup: Callable[[asyncpg.Connection], Any]) -> None:
+                 setup: Callable[[asyncpg.Connection], Any], timeout: float = 30.0) -> None:
         self._kwargs = connect_kwargs
+        self._timeout = timeout
         self._size = size
         self._max = size + overflow
         self._setup = setup
@@ -453,7 +464,8 @@ class PgPool:
             raise
         return conn
 
-    async def acquire(self) -> asyncpg.Connection:
+    async def acquire(self, *, nested: bool = False) -> asyncpg.Connection:
+        """A connection; ``nested``: the caller already holds one (so it must not wait)."""
         if self._closed:
             raise asyncpg.exceptions.InterfaceError("the store's connection pool is closed")
         while self._idle:
@@ -461,14 +473,20 @@ class PgPool:
             if not conn.is_closed():
                 return conn
             self._count -= 1
-        if self._count >= self._max:
+        if self._count >= self._max and not nested:
             fut: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             try:
-                conn_or_slot = await fut
-            except asyncio.CancelledError:
+                async with asyncio.timeout(self._timeout):
+                    conn_or_slot = await fut
+            except BaseException as exc:
                 if fut.done() and not fut.cancelled():
                     self._hand_back(fut.result())
+                else:
+                    fut.cancel()
+                if isinstance(exc, TimeoutError):
+                    raise TimeoutError(f"no PostgreSQL connection free within {self._timeout:g} s "
+                                       f"({self._count} open)") from None
                 raise
             if conn_or_slot is not None:
                 return conn_or_slot
@@ -559,7 +577,9 @@ class PgDatabase:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[PgConnection]:
-        conn = await self.pool.acquire()
+        held = _HELD.get()
+        conn = await self.pool.acquire(nested=held > 0)
+        token = _HELD.set(held + 1)
         try:
             pc = PgConnection(conn, self.cache, write=True)
             yield pc
@@ -578,11 +598,15 @@ class PgDatabase:
                     raise exc from None
                 self.pool.release(conn)
             raise
+        finally:
+            _HELD.reset(token)
         self.pool.release(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PgConnection]:
-        conn = await self.pool.acquire()
+        held = _HELD.get()
+        conn = await self.pool.acquire(nested=held > 0)
+        token = _HELD.set(held + 1)
         try:
             yield PgConnection(conn, self.cache, self._fallback)
         except asyncio.CancelledError:
@@ -595,6 +619,8 @@ class PgDatabase:
                 else:
                     self.pool.release(conn)
             raise
+        finally:
+            _HELD.reset(token)
         if conn.is_in_transaction():
             self.pool.discard(conn)
         else:

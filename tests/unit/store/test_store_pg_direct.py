@@ -103,3 +103,42 @@ async def test_cancelled_transaction_closes_its_connection(pg_store: Store) -> N
         await task
     async with db.write() as conn:  # the pool still hands out working connections
         assert (await conn.execute(text("SELECT 7"))).scalar() == 7
+
+
+async def test_a_small_pool_never_deadlocks_on_nested_reads_and_times_out_otherwise(pg_store: Store,
+                                                                                   pg_url: str) -> None:
+    db = Database(pg_url, pool_size=1)
+    try:
+        async with db.write() as conn:  # holds the only connection ...
+            await conn.execute(text("SELECT 1"))
+            async with db.read() as inner:  # ... and reads through the root: a second one, no wait
+                assert (await inner.execute(text("SELECT 2"))).scalar() == 2
+    finally:
+        await db.dispose()
+    db = Database(pg_url, pool_size=1)
+    try:
+        db._pg.pool._timeout = 0.2  # type: ignore[union-attr]  # noqa: SLF001
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.write() as conn:
+                await conn.execute(text("SELECT 1"))
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError, match="no PostgreSQL connection free"):
+            async with db.read():
+                pass
+        waiter = asyncio.create_task(_read_one(db))
+        await asyncio.sleep(0.05)
+        release.set()
+        await holder
+        assert await waiter == 1  # handed over when the holder finished
+    finally:
+        await db.dispose()
+
+
+async def _read_one(db: Database) -> int:
+    async with db.read() as conn:
+        return (await conn.execute(text("SELECT 1"))).scalar()
