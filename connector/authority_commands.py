@@ -45,10 +45,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .cli import UsageError
     from .logs import setup_logging
 
+    from .eventloop import run
+
     settings = _settings(args.config)
     setup_logging(settings.log_level, service="kakehashi-authority")
     try:
-        asyncio.run(_serve(settings))
+        run(_serve(settings))
     except AuthorityConfigError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -20,8 +20,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     setup_logging(settings.log_level)
+    from .eventloop import run
+
     try:
-        asyncio.run(_serve(settings))
+        run(_serve(settings), settings.event_loop)
     except RuntimeError as exc:  # e.g. no authenticator configured: one readable line
         print(f"kakehashi run: error: {exc}")
         return 1

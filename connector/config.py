@@ -10,7 +10,7 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -146,6 +146,8 @@ class Settings(BaseModel):
         "(default host:port), so a restarted replica takes its unfinished work back at once",
     )
     log_level: str = "INFO"
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto", description="auto: uvloop when installed (less CPU per request), else asyncio's loop")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     pact_clients: tuple[PactClient, ...] = Field(default=(), description="Direct PACT partners ([[connector.pact_clients]])")
 
