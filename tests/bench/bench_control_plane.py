@@ -31,6 +31,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from connector import eventloop  # the loop `kakehashi run` uses
 from tests.integration.processes import Connector, Dataspace, Management, free_port, offer_for
 
 PROTOCOL_ROUND_TRIPS = 6  # request, agreement, verification, finalized; transfer request, start
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-postgres", dest="postgres", action="store_false")
     parser.add_argument("--pg-sync-commit", default="on", choices=("on", "off"),
                         help="PostgreSQL synchronous_commit for the connectors' databases (on = durable)")
-    asyncio.run(run(parser.parse_args(argv)))
+    eventloop.run(run(parser.parse_args(argv)), os.environ.get("KAKEHASHI_EVENT_LOOP", "auto"))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import psutil
 from aiohttp import web
 from sqlalchemy import insert
 
+from connector import eventloop  # the loop `kakehashi run` uses
 from connector.dataplane import ClientCredentialsAuth, create_pact_app
 from connector.dataplane.client import next_link
 from connector.dataplane.runner import start_pact_host
@@ -269,7 +270,7 @@ def raw_sign_us(key: KeyPair, n: int = 2000) -> float:
 
 
 def main() -> None:
-    asyncio.run(main_async())
+    eventloop.run(main_async(), os.environ.get("KAKEHASHI_EVENT_LOOP", "auto"))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
