@@ -4,23 +4,27 @@ statements, results and the pool, against a real server."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, text
 
-from connector.store import Store
+from connector.store import Store, open_store
 from connector.store.engine import Database
 from connector.store.tables import replay_cache
+from tests.unit.store.conftest import empty_tables
 from tests.unit.store.factories import FakeClock
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_store(store: Store) -> Store:
-    if store.dialect != "postgresql":
-        pytest.skip("PostgreSQL adapter only")
-    return store
+async def pg_store(pg_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    """A store on PostgreSQL only (the adapter has no SQLite counterpart to compare)."""
+    s = await open_store(pg_url, clock=clock)
+    await empty_tables(s)
+    yield s
+    await s.close()
 
 
 def _db(store: Store) -> Database:
