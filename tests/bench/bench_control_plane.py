@@ -92,16 +92,22 @@ def machine_busy() -> tuple[float, float]:
     return total - (values[3] + values[4]) / tick, total
 
 
-async def raw_round_trip(n: int = 300) -> float:
-    async def echo(request: web.Request) -> web.Response:
-        return web.json_response(await request.json())
-
+async def _serve_one(path: str, handler: Any) -> tuple[web.AppRunner, int]:
+    """A bare aiohttp server with one POST route on a free loopback port."""
     app = web.Application()
-    app.router.add_post("/echo", echo)
+    app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+async def raw_round_trip(n: int = 300) -> float:
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(await request.json())
+
+    runner, port = await _serve_one("/echo", echo)
     samples = []
     async with aiohttp.ClientSession() as s:
         for _ in range(n):
@@ -143,12 +149,7 @@ async def minimal_step(tmp: Path, n: int = 300) -> float:
         db.execute("COMMIT")
         return web.json_response({"@type": "Ack", "jti": claims["jti"]})
 
-    app = web.Application()
-    app.router.add_post("/step", step)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await _serve_one("/step", step)
     samples = []
     async with aiohttp.ClientSession() as s:
         for i in range(n):

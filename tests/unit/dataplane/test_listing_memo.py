@@ -20,26 +20,17 @@ from connector.dataplane.source import StoreFootprintSource
 from connector.footprints import make_footprints
 from connector.store import open_store
 from connector.store.records import Footprint as Record
+from tests.unit.dataplane.published import T0, published_store, record
 
 FOOTPRINTS = sorted(make_footprints("jp", 6, seed=21) + make_footprints("tw", 6, seed=22), key=lambda f: f["id"])
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
 KEY = b"m" * 32
 FEW = [FOOTPRINTS[i]["id"] for i in (0, 2, 3, 7, 11)]
 
 
-def record(doc: dict, *, version: int = 1, at: datetime = T0) -> Record:
-    return Record(id=doc["id"], direction="PUBLISHED", version=version, credential=doc,
-                  sha256=hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
-                  status="Active", updated_at=at)
-
-
 @pytest.fixture
 async def store(tmp_path):
-    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'memo.db'}")
-    for fp in FOOTPRINTS:
-        await store.footprints.save(record(fp))
-    yield store
-    await store.close() if hasattr(store, "close") else None
+    async for store in published_store(tmp_path / "memo.db", FOOTPRINTS):
+        yield store
 
 
 class Signer:
