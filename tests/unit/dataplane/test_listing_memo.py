@@ -6,9 +6,8 @@ listing, so a changed footprint on a cached page is served fresh."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,7 +18,6 @@ from connector.dataplane.pact_app import PageKey
 from connector.dataplane.source import StoreFootprintSource
 from connector.footprints import make_footprints
 from connector.store import open_store
-from connector.store.records import Footprint as Record
 from tests.unit.dataplane.published import T0, published_store, record
 
 FOOTPRINTS = sorted(make_footprints("jp", 6, seed=21) + make_footprints("tw", 6, seed=22), key=lambda f: f["id"])

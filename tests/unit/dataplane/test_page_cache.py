@@ -8,7 +8,7 @@ import base64
 import hashlib
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import jwt
 import pytest
@@ -21,8 +21,6 @@ from connector.dataplane.errors import ErrorKind, PactError
 from connector.dataplane.signing import SIGNATURE_HEADER, verify_detached_jws
 from connector.dataplane.source import StoreFootprintSource
 from connector.footprints import make_footprints
-from connector.store import open_store
-from connector.store.records import Footprint as Record
 from tests.unit.dataplane.published import T0, published_store, record
 
 FOOTPRINTS = sorted(make_footprints("jp", 8, seed=11) + make_footprints("tw", 8, seed=12), key=lambda f: f["id"])
