@@ -134,9 +134,13 @@ class CatalogService:
         self._parsed: dict[tuple[str, str], Policy] = {}  # (policy id, digest) -> parsed policy
 
     async def _policy(self, policy_id: str) -> tuple[Policy, str] | None:
-        doc = await self.store.policies.get(policy_id)
+        return self._parse_policy(await self.store.policies.get(policy_id))
+
+    def _parse_policy(self, doc: Document | None) -> tuple[Policy, str] | None:
+        """A stored policy definition, parsed (once per content), and its digest."""
         if doc is None:
             return None
+        policy_id = doc.id
         digest = policy_digest(doc.body)
         cached = self._parsed.get((policy_id, digest))
         if cached is not None:
@@ -152,16 +156,19 @@ class CatalogService:
 
     async def offers_for(self, caller: Caller, asset_id: str | None = None) -> list[OfferedContract]:
         """Every offer the caller may see (all assets, or one)."""
-        definitions = await self.store.contract_defs.query(QuerySpec(limit=MAX_ITEMS))
+        # The definitions, their policies and the asset asked for come in one statement (read
+        # afresh on every request: another replica may have changed the catalog).
+        rows = await self.store.contract_defs.with_policies(MAX_ITEMS, asset_id)
         if asset_id is None:
-            assets = await self.store.assets.query(QuerySpec(limit=MAX_ITEMS))
+            assets = await self.store.assets.query(QuerySpec(limit=MAX_ITEMS)) if rows else []
         else:
-            one = await self.store.assets.get(asset_id)
+            one = rows[0].asset if rows else None
             assets = [one] if one is not None else []
         found: list[OfferedContract] = []
-        for definition in definitions:
-            access = await self._policy(definition.access_policy_id)
-            contract = await self._policy(definition.contract_policy_id)
+        for row in rows:
+            definition = row.definition
+            access = self._parse_policy(row.access_policy)
+            contract = self._parse_policy(row.contract_policy)
             if access is None or contract is None:
                 continue
             selector = definition_selector(definition)

@@ -83,10 +83,11 @@ class NegotiationManager:
         await processes.enqueue(self.outbox, tx, KIND, rec, message, path)
 
     def _peer_path(self, rec: Negotiation, suffix: str) -> str:
-        """Where the peer takes a message about this negotiation (pids filled in at send time)."""
+        """Where the peer takes a message about this negotiation: the peer's pid if we know it
+        already (the message is then sent as queued), else a placeholder filled in at send time."""
         if rec.role == Role.CONSUMER:
-            return "/negotiations/{providerPid}" + suffix
-        return "/negotiations/{consumerPid}" + suffix
+            return "/negotiations/" + (rec.provider_pid or "{providerPid}") + suffix
+        return "/negotiations/" + (rec.consumer_pid or "{consumerPid}") + suffix
 
     async def _send(self, tx: Store, rec: Negotiation, message: DspMessage, path: str) -> NegState:
         """Check that our role may send ``message`` now, queue it, and return the new state."""
@@ -215,14 +216,25 @@ class NegotiationManager:
         plan = await self._plan(caller, msg.offer)
 
         async def work(tx: Store) -> tuple[Negotiation, str, tuple[ContractNegotiation, bool]]:
-            try:
-                stored, created = await tx.negotiations.create_or_get(rec)
-            except AlreadyExists as exc:
-                raise ProtocolError(400, "DuplicatePid", str(exc)) from None
-            if not created:
+            existing: list[Negotiation] = []
+
+            async def create(decided: Negotiation) -> Negotiation | None:
+                # The negotiation is written once, already decided, before anything else the
+                # decision writes: a resent request (same consumerPid) writes nothing more.
+                try:
+                    stored, created = await tx.negotiations.create_or_get(decided)
+                except AlreadyExists as exc:
+                    raise ProtocolError(400, "DuplicatePid", str(exc)) from None
+                if not created:
+                    existing.append(stored)
+                    return None
+                return stored
+
+            decided = await self._carry_out(tx, rec, caller, plan, write=create)
+            if decided is None:
+                stored = existing[0]
                 return stored, stored.state, (ack_of(stored), False)
-            decided = await self._carry_out(tx, stored, caller, plan)
-            return decided, "", (ack_of(stored, NegState.REQUESTED), True)
+            return decided, "", (ack_of(decided, NegState.REQUESTED), True)
 
         with bound(consumerPid=msg.consumer_pid, providerPid=pid):
             return await self._in_tx(work)
@@ -235,8 +247,8 @@ class NegotiationManager:
         plan = await self._plan(caller, msg.offer)
 
         async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
-            rec = await tx.negotiations.update(replace(rec, state=new.value, offer=msg.offer.dump()))
-            return await self._carry_out(tx, rec, caller, plan)
+            # REQUESTED and the decision are written by one update
+            return await self._decided(tx, replace(rec, state=new.value, offer=msg.offer.dump()), caller, plan)
 
         return await self._receive(caller, provider_pid, Role.PROVIDER, msg, step)
 
@@ -263,23 +275,33 @@ class NegotiationManager:
             return Plan("refuse", code="PolicyDenied", reasons=list(verdict.reasons) or ["contract policy not satisfied"])
         return Plan("agree", policy=policy, asset_id=asset_id, offer_id=offer_id)
 
-    async def _carry_out(self, tx: Store, rec: Negotiation, caller: Caller, plan: Plan) -> Negotiation:
+    async def _decided(self, tx: Store, rec: Negotiation, caller: Caller, plan: Plan) -> Negotiation:
+        """``_carry_out`` on a stored negotiation (``rec`` may carry unwritten changes of this
+        transaction: they are written by the same update as the decision)."""
+        decided = await self._carry_out(tx, rec, caller, plan, write=tx.negotiations.update)
+        assert decided is not None
+        return decided
+
+    async def _carry_out(self, tx: Store, rec: Negotiation, caller: Caller, plan: Plan, *,
+                         write: Callable[[Negotiation], Awaitable[Negotiation | None]]) -> Negotiation | None:
+        """Take the step ``plan`` says. The negotiation is written once, by ``write`` (an update,
+        or the insert of a new one), before the message, agreement and audit entry the step
+        causes; if ``write`` returns None (nothing written) the step stops there."""
         if plan.kind == "refuse":
-            return await self._refuse(tx, rec, plan.code, plan.reasons)
+            return await self._refuse(tx, rec, plan.code, plan.reasons, write=write)
         if plan.kind == "counter":
             assert plan.offer is not None
             msg = ContractOfferMessage(provider_pid=rec.provider_pid or "", consumer_pid=rec.consumer_pid,
                                        offer=plan.offer)
-            new = await self._send(tx, rec, msg, self._peer_path(rec, "/offers"))
-            return await tx.negotiations.update(replace(rec, state=new.value, offer=plan.offer.dump()))
-        return await self._agree(tx, rec, caller, plan.policy, plan.asset_id, plan.offer_id)
-
-    async def _agree_or_refuse(self, tx: Store, rec: Negotiation, caller: Caller, policy: Any, asset_id: str,
-                               offer_id: str) -> Negotiation:
-        return await self._carry_out(tx, rec, caller, self._agreement_plan(caller, policy, asset_id, offer_id))
+            new = machine.apply(NegState(rec.state), Role(rec.role), Direction.SEND, msg)
+            stored = await write(replace(rec, state=new.value, offer=plan.offer.dump()))
+            if stored is not None:
+                await self._enqueue(tx, stored, msg, self._peer_path(stored, "/offers"))
+            return stored
+        return await self._agree(tx, rec, caller, plan.policy, plan.asset_id, plan.offer_id, write=write)
 
     async def _agree(self, tx: Store, rec: Negotiation, caller: Caller, policy: Any, asset_id: str,
-                     offer_id: str) -> Negotiation:
+                     offer_id: str, *, write: Callable[[Negotiation], Awaitable[Negotiation | None]]) -> Negotiation | None:
         offer = policy_port.dsp_offer(policy, offer_id)
         agreement_body = {k: v for k, v in offer.items() if k not in ("@id", "@type", "target", "assigner", "assignee")}
         agreement_id = new_pid()
@@ -287,21 +309,31 @@ class NegotiationManager:
                      "assigner": self.participant_id, "assignee": caller.participant_id, **agreement_body}
         msg = ContractAgreementMessage.model_validate({"consumerPid": rec.consumer_pid, "providerPid": rec.provider_pid,
                                                        "agreement": agreement})
-        new = await self._send(tx, rec, msg, self._peer_path(rec, "/agreement"))
-        await tx.agreements.create(Agreement(id=agreement_id, negotiation_id=rec.id, asset_id=asset_id,
+        new = machine.apply(NegState(rec.state), Role(rec.role), Direction.SEND, msg)
+        stored = await write(replace(rec, state=new.value, agreement_id=agreement_id))
+        if stored is None:
+            return None
+        await self._enqueue(tx, stored, msg, self._peer_path(stored, "/agreement"))
+        await tx.agreements.create(Agreement(id=agreement_id, negotiation_id=stored.id, asset_id=asset_id,
                                              policy=msg.agreement.dump(), assigner=self.participant_id,
                                              assignee=caller.participant_id))
-        await tx.audit.append("contract.agreed", {"agreementId": agreement_id, "negotiationId": rec.id,
-                                                  "role": rec.role, "assetId": asset_id,
+        # Last in the transaction: on PostgreSQL the audit chain's lock is held until commit.
+        await tx.audit.append("contract.agreed", {"agreementId": agreement_id, "negotiationId": stored.id,
+                                                  "role": stored.role, "assetId": asset_id,
                                                   "assignee": caller.participant_id})
-        return await tx.negotiations.update(replace(rec, state=new.value, agreement_id=agreement_id))
+        return stored
 
-    async def _refuse(self, tx: Store, rec: Negotiation, code: str, reasons: list[str]) -> Negotiation:
+    async def _refuse(self, tx: Store, rec: Negotiation, code: str, reasons: list[str], *,
+                      write: Callable[[Negotiation], Awaitable[Negotiation | None]] | None = None) -> Negotiation:
         log.info("refusing negotiation: %s", "; ".join(reasons))
         msg = ContractNegotiationTerminationMessage(consumer_pid=rec.consumer_pid or "",
                                                     provider_pid=rec.provider_pid or "", code=code, reason=reasons)
-        new = await self._send(tx, rec, msg, self._peer_path(rec, "/termination"))
-        return await tx.negotiations.update(replace(rec, state=new.value, error_detail=f"{code}: " + "; ".join(reasons)))
+        new = machine.apply(NegState(rec.state), Role(rec.role), Direction.SEND, msg)
+        stored = await (write or tx.negotiations.update)(
+            replace(rec, state=new.value, error_detail=f"{code}: " + "; ".join(reasons)))
+        if stored is not None:
+            await self._enqueue(tx, stored, msg, self._peer_path(stored, "/termination"))
+        return stored  # type: ignore[return-value]  # None only from a create that found the negotiation
 
     # provider: ACCEPTED event, verification
     async def on_event(self, caller: Caller, pid: str, msg: ContractNegotiationEventMessage) -> ContractNegotiation:
@@ -309,12 +341,15 @@ class NegotiationManager:
         role = Role.PROVIDER if msg.event_type == "ACCEPTED" else Role.CONSUMER
 
         async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
-            rec = await tx.negotiations.update(replace(rec, state=new.value))
             if new is NegState.ACCEPTED:
+                # ACCEPTED and the decision are written by one update
+                rec = replace(rec, state=new.value)
                 offered = await self.catalog.offer_by_id((rec.offer or {}).get("@id", ""))
                 if offered is None:
                     return await self._refuse(tx, rec, "OfferUnavailable", ["the accepted offer is no longer offered"])
-                return await self._agree_or_refuse(tx, rec, caller, offered.policy, offered.asset.id, offered.offer_id)
+                return await self._decided(tx, rec, caller, self._agreement_plan(
+                    caller, offered.policy, offered.asset.id, offered.offer_id))
+            rec = await tx.negotiations.update(replace(rec, state=new.value))
             if new is NegState.FINALIZED:
                 await tx.audit.append("contract.finalized", {"negotiationId": rec.id, "role": rec.role,
                                                              "agreementId": rec.agreement_id})
@@ -325,7 +360,8 @@ class NegotiationManager:
     async def on_verification(self, caller: Caller, provider_pid: str,
                               msg: ContractAgreementVerificationMessage) -> ContractNegotiation:
         async def step(tx: Store, rec: Negotiation, new: NegState) -> Negotiation:
-            rec = await tx.negotiations.update(replace(rec, state=new.value))
+            # VERIFIED and FINALIZED are written by one update
+            rec = replace(rec, state=new.value)
             event = ContractNegotiationEventMessage(consumer_pid=rec.consumer_pid or "",
                                                     provider_pid=rec.provider_pid or "", event_type="FINALIZED")
             final = await self._send(tx, rec, event, self._peer_path(rec, "/events"))
@@ -376,19 +412,22 @@ class NegotiationManager:
                 problems.append(f"agreement target {agreement.target!r} is not the requested {wanted!r}")
             rec = replace(rec, state=new.value, provider_pid=rec.provider_pid or msg.provider_pid)
             if problems:
-                rec = await tx.negotiations.update(rec)
-                return await self._refuse(tx, rec, "InvalidAgreement", problems)
+                return await self._refuse(tx, rec, "InvalidAgreement", problems)  # AGREED + refusal: one update
+            verification = ContractAgreementVerificationMessage(consumer_pid=rec.consumer_pid or "",
+                                                                provider_pid=rec.provider_pid or "")
+            verified = machine.apply(new, Role(rec.role), Direction.SEND, verification)
+            # AGREED, the agreement id and VERIFIED are written by one update, before the agreement
+            # row (it refers to the negotiation) and the verification message
+            rec = await tx.negotiations.update(replace(rec, state=verified.value, agreement_id=agreement.id))
             await tx.agreements.create(Agreement(id=agreement.id, negotiation_id=rec.id, asset_id=agreement.target,
                                                  policy=agreement.dump(), assigner=agreement.assigner,
                                                  assignee=agreement.assignee))
+            await self._enqueue(tx, rec, verification, self._peer_path(rec, "/agreement/verification"))
+            # Last in the transaction: on PostgreSQL the audit chain's lock is held until commit.
             await tx.audit.append("contract.agreed", {"agreementId": agreement.id, "negotiationId": rec.id,
                                                       "role": rec.role, "assetId": agreement.target,
                                                       "assigner": agreement.assigner})
-            rec = await tx.negotiations.update(replace(rec, agreement_id=agreement.id))
-            verification = ContractAgreementVerificationMessage(consumer_pid=rec.consumer_pid or "",
-                                                                provider_pid=rec.provider_pid or "")
-            verified = await self._send(tx, rec, verification, self._peer_path(rec, "/agreement/verification"))
-            return await tx.negotiations.update(replace(rec, state=verified.value))
+            return rec
 
         return await self._receive(caller, consumer_pid, Role.CONSUMER, msg, step)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 from ..auth import PENDING_REPLAY, Caller
@@ -104,13 +103,10 @@ async def render(repo: Any, row: OutboxMessage, envelope: Envelope) -> tuple[str
 async def remember_provider_pid(repo: Any, row: OutboxMessage, envelope: Envelope, response: PeerResponse,
                                 request_type: str) -> None:
     """The provider's ACK to our ``request_type`` names its providerPid: remember it (in the
-    transaction that marks the request sent; a CAS conflict retries that transaction)."""
+    transaction that marks the request sent; one conditional UPDATE, no read first)."""
     if envelope.message.get("@type") != request_type or not isinstance(response.body, dict):
         return
     provider_pid = response.body.get("providerPid")
     if not isinstance(provider_pid, str):
         return
-    rec = await repo.get(row.process_id)
-    if rec is None or rec.provider_pid:
-        return
-    await repo.update(replace(rec, provider_pid=provider_pid))
+    await repo.fill_provider_pid(row.process_id, provider_pid)  # unless it has one already

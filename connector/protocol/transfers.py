@@ -70,7 +70,8 @@ class TransferManager:
 
     @staticmethod
     def _peer_path(rec: Transfer, suffix: str) -> str:
-        pid = "{providerPid}" if rec.role == Role.CONSUMER else "{consumerPid}"
+        # the peer's pid when known already (sent as queued), else filled in at send time
+        pid = (rec.provider_pid or "{providerPid}") if rec.role == Role.CONSUMER else (rec.consumer_pid or "{consumerPid}")
         return f"/transfers/{pid}{suffix}"
 
     async def _send(self, tx: Store, rec: Transfer, message: DspMessage, suffix: str) -> TransferState:

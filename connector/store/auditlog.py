@@ -1,7 +1,9 @@
 """Append-only audit log rows, hash-chained (see hashchain.py for the chain rule).
 
 Appends are serialised so each row links to the one before: on PostgreSQL with a
-transaction-scoped advisory lock (replicas share one chain), on SQLite by the writer lock.
+transaction-scoped advisory lock (replicas share one chain), taken and followed by the head
+read in one round trip (``kakehashi_audit_head``, migration 0002: its VOLATILE body reads the
+head with a snapshot taken after the lock is granted); on SQLite by the writer lock.
 There is no update or delete method on purpose.
 """
 
@@ -21,7 +23,8 @@ from .tables import audit_log
 
 ADVISORY_LOCK_KEY = 0x4B4B415544495431  # "KKAUDIT1"
 _INSERT = insert(audit_log)
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+#: PostgreSQL: take the chain's lock, then read the head (see migration 0002)
+_LOCKED_HEAD = text("SELECT seq, hash FROM kakehashi_audit_head(:k)")
 _LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
 
@@ -34,10 +37,9 @@ class AuditRepository:
         at = self._clock()
         async with self._db.write() as conn:
             if self._db.is_postgres:
-                await conn.execute(_LOCK, {"k": ADVISORY_LOCK_KEY})
-            last = (
-                await conn.execute(_LAST)
-            ).first()
+                last = (await conn.execute(_LOCKED_HEAD, {"k": ADVISORY_LOCK_KEY})).first()
+            else:
+                last = (await conn.execute(_LAST)).first()
             seq, prev = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
             entry = AuditEntry(
                 seq=seq, prev_hash=prev, hash=entry_hash(prev, seq, kind, payload, at), kind=kind,

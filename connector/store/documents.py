@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, delete, or_, select, update
+from dataclasses import dataclass
+
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 
 from .errors import AlreadyExists, NotFound
 from .leases import Db
@@ -76,9 +78,58 @@ class PolicyDefinitionRepository(DocumentRepository[Document]):
         super().__init__(db, policy_definitions, Document, "policy definition")
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionWithPolicies:
+    """A contract definition with the bodies of its two policies (None: the policy is gone)
+    and, if one was asked for, the asset (None: no such asset)."""
+
+    definition: ContractDefinition
+    access_policy: Document | None
+    contract_policy: Document | None
+    asset: Document | None
+
+
+def _offerable_statement(limit: int, with_asset: bool) -> object:
+    cd, ap, cp, a = (contract_definitions, policy_definitions.alias("access_policy"),
+                     policy_definitions.alias("contract_policy"), assets.alias("asset"))
+    joined = (cd.outerjoin(ap, ap.c.id == cd.c.access_policy_id)
+              .outerjoin(cp, cp.c.id == cd.c.contract_policy_id))
+    cols = [*cd.c, ap.c.body.label("ap_body"), ap.c.created_at.label("ap_created_at"),
+            cp.c.body.label("cp_body"), cp.c.created_at.label("cp_created_at")]
+    if with_asset:
+        joined = joined.outerjoin(a, a.c.id == bindparam("k_asset_id"))
+        cols += [a.c.id.label("a_id"), a.c.body.label("a_body"), a.c.created_at.label("a_created_at")]
+    return select(*cols).select_from(joined).order_by(cd.c.id).limit(limit)
+
+
 class ContractDefinitionRepository(DocumentRepository[ContractDefinition]):
     def __init__(self, db: Db) -> None:
         super().__init__(db, contract_definitions, ContractDefinition, "contract definition")
+        self._offerable: dict[tuple[int, bool], object] = {}
+
+    async def with_policies(self, limit: int, asset_id: str | None = None) -> list[DefinitionWithPolicies]:
+        """Up to ``limit`` contract definitions (by id) with their policies and the asset
+        ``asset_id`` in one statement (one round trip instead of 2 + 2 per definition)."""
+        key = (limit, asset_id is not None)
+        stmt = self._offerable.get(key)
+        if stmt is None:
+            stmt = self._offerable[key] = _offerable_statement(limit, asset_id is not None)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt, {"k_asset_id": asset_id} if asset_id is not None else None)).all()
+        out = []
+        for r in rows:
+            m = r._asdict()
+            definition = ContractDefinition(id=m["id"], access_policy_id=m["access_policy_id"],
+                                            contract_policy_id=m["contract_policy_id"], body=m["body"],
+                                            created_at=m["created_at"])
+            access = (Document(id=definition.access_policy_id, body=m["ap_body"], created_at=m["ap_created_at"])
+                      if m["ap_body"] is not None else None)
+            contract = (Document(id=definition.contract_policy_id, body=m["cp_body"], created_at=m["cp_created_at"])
+                        if m["cp_body"] is not None else None)
+            asset = (Document(id=m["a_id"], body=m["a_body"], created_at=m["a_created_at"])
+                     if asset_id is not None and m["a_id"] is not None else None)
+            out.append(DefinitionWithPolicies(definition, access, contract, asset))
+        return out
 
     async def referencing_policy(self, policy_id: str) -> list[ContractDefinition]:
         """Contract definitions that use ``policy_id`` (a policy in use must not be deleted)."""

@@ -31,6 +31,15 @@ def _cas_update(table: Table) -> object:
             .returning(*table.c))
 
 
+@cache
+def _fill_provider_pid(table: Table) -> object:
+    """Set the providerPid of a process that has none yet (a new version, like any update)."""
+    return (update(table)
+            .where(table.c.id == bindparam("k_id"), table.c.provider_pid.is_(None))
+            .values(provider_pid=bindparam("k_provider_pid"), version=table.c.version + 1,
+                    updated_at=bindparam("k_updated_at")))
+
+
 class ProcessRepository(Generic[P]):
     kind = "process"
 
@@ -136,6 +145,15 @@ class ProcessRepository(Generic[P]):
                 raise NotFound(self.kind, record.id)
             raise ConcurrentUpdate(self.kind, record.id, record.version, actual)
         return self._rec(row)
+
+    async def fill_provider_pid(self, process_id: str, provider_pid: str) -> bool:
+        """Record ``provider_pid`` on a process that has none yet, in one statement (no read
+        first); False if the process is gone or already has one. A writer holding the old
+        version gets ConcurrentUpdate, as after any update."""
+        async with self._db.write() as conn:
+            result = await conn.execute(_fill_provider_pid(self._t), {
+                "k_id": process_id, "k_provider_pid": provider_pid, "k_updated_at": self._clock()})
+        return result.rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[P]:
         stmt, params = query_statement(self._t, spec, self._fields)
