@@ -5,10 +5,12 @@ Messages are written by the process managers in the same transaction as the stat
 that caused them (`connector.store` outbox), so nothing is lost between "decided" and
 "sent". A message that heads its process's queue is written already leased to this replica
 (`OutboxSender.enqueue`), and `dispatch()` — called right after the commit — sends it from a
-task at once: no scan, no polling, no second write to claim it. After the peer's ACK, one
-transaction records what the ACK taught us (`DeliveryHooks.delivered`), marks the message
-sent and claims the next queued message of the same process, if any, by process id
-(`claim_head`), which is then sent. Scans (`drain`) are only for start-up, retry timers and the recovery
+task at once: no scan, no polling, no second write to claim it. After the peer's ACK, what
+the ACK taught us is recorded (`DeliveryHooks.delivered`: an idempotent write of its own, e.g.
+the providerPid, committed first — after a crash the message is resent and the same ACK
+records the same thing), then one statement or transaction marks the message sent and claims
+the next queued message of the same process, if any, by process id (`claim_head`), which is
+then sent. Scans (`drain`) are only for start-up, retry timers and the recovery
 sweep (rows a crashed replica left behind). Leases on the rows keep two replicas from sending
 the same message; per-process ordering comes from the store, which only hands out the head of
 each process's queue.
@@ -68,8 +70,9 @@ class DeliveryHooks(Protocol):
         """Final URL and message (pids filled in from the current process), or None to drop it."""
 
     async def delivered(self, tx: Store, row: OutboxMessage, envelope: Envelope, response: PeerResponse) -> None:
-        """The peer accepted the message (e.g. learn its providerPid from the ACK); runs in the
-        transaction that marks the message sent."""
+        """The peer accepted the message (e.g. learn its providerPid from the ACK). Runs on the
+        root store just before the message is marked sent, so what it writes must be idempotent
+        (the same ACK may come again after a crash in between)."""
 
     async def rejected(self, row: OutboxMessage, envelope: Envelope, error: PeerError) -> None:
         """The peer refused the message for good, or retries ran out."""
@@ -223,18 +226,19 @@ class OutboxSender:
 
     async def _finish(self, row: OutboxMessage, envelope: Envelope, hooks: DeliveryHooks,
                       response: PeerResponse, *, claim_next: bool = False) -> OutboxMessage | None:
-        """One transaction: learn from the ACK, mark the message sent and, with ``claim_next``,
-        lease the process's next queued message (returned, to be sent now). The process learns
-        before its next message may go out (that one waits until this one is SENT)."""
+        """Learn from the ACK (committed first: idempotent), then mark the message sent and, with
+        ``claim_next``, lease the process's next queued message (returned, to be sent now). The
+        process learns before its next message may go out (that one waits until this one is SENT)."""
+        for attempt in range(_FINISH_RETRIES):
+            try:
+                await hooks.delivered(self.store, row, envelope, response)
+                break
+            except ConcurrentUpdate:
+                if attempt == _FINISH_RETRIES - 1:
+                    log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
         for attempt in range(_FINISH_RETRIES):
             try:
                 async with self.store.transaction() as tx:
-                    try:
-                        await hooks.delivered(tx, row, envelope, response)
-                    except ConcurrentUpdate:
-                        if attempt < _FINISH_RETRIES - 1:
-                            raise
-                        log.warning("could not record what the ACK of %s said; marking it sent anyway", row.id)
                     if claim_next and not self._stopping:
                         _, following = await tx.outbox.mark_sent_and_claim_next(
                             row.id, row.process_id, self.owner, LEASE_SECONDS, last=True)  # nothing follows

@@ -102,8 +102,9 @@ async def render(repo: Any, row: OutboxMessage, envelope: Envelope) -> tuple[str
 
 async def remember_provider_pid(repo: Any, row: OutboxMessage, envelope: Envelope, response: PeerResponse,
                                 request_type: str) -> None:
-    """The provider's ACK to our ``request_type`` names its providerPid: remember it (in the
-    transaction that marks the request sent; one conditional UPDATE, no read first)."""
+    """The provider's ACK to our ``request_type`` names its providerPid: remember it (one
+    conditional UPDATE, no read first, committed by itself: a resent request's ACK names the
+    same providerPid, and a process that has one already is left as it is)."""
     if envelope.message.get("@type") != request_type or not isinstance(response.body, dict):
         return
     provider_pid = response.body.get("providerPid")

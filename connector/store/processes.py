@@ -152,7 +152,8 @@ class ProcessRepository(Generic[P]):
         version gets ConcurrentUpdate, as after any update."""
         async with self._db.write() as conn:
             result = await conn.execute(_fill_provider_pid(self._t), {
-                "k_id": process_id, "k_provider_pid": provider_pid, "k_updated_at": self._clock()})
+                "k_id": process_id, "k_provider_pid": provider_pid, "k_updated_at": self._clock()},
+                final=self._db.own_transaction)
         return result.rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[P]:
