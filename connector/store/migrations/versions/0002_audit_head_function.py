@@ -4,7 +4,8 @@ An audit append takes the chain's advisory lock and then reads the head row. As 
 statement that would read the head from a snapshot taken *before* the lock was granted (a
 row committed by the previous holder meanwhile would be missed); a VOLATILE function takes
 a fresh snapshot for each statement in it, so the head it returns is read after the lock is
-held. The lock is the same transaction-scoped advisory lock as before, so replicas still
+held. PL/pgSQL rather than SQL: it keeps its plans for the session (a multi-statement SQL
+function is planned again on every call). The lock is the same transaction-scoped advisory lock as before, so replicas still
 running the three-statement append stay serialised with this one. SQLite has nothing to do
 (the writer lock serialises appends).
 
@@ -30,9 +31,11 @@ def upgrade() -> None:
         """
         CREATE OR REPLACE FUNCTION kakehashi_audit_head(lock_key bigint)
         RETURNS TABLE (seq bigint, hash varchar)
-        LANGUAGE sql VOLATILE AS $$
-            SELECT pg_advisory_xact_lock(lock_key);
-            SELECT a.seq, a.hash FROM audit_log AS a ORDER BY a.seq DESC LIMIT 1;
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(lock_key);
+            RETURN QUERY SELECT a.seq, a.hash FROM audit_log AS a ORDER BY a.seq DESC LIMIT 1;
+        END
         $$
         """
     )
