@@ -170,8 +170,6 @@ _STRICT_OPTIONS = _ORJSON_OPTIONS | orjson.OPT_STRICT_INTEGER
 _FAST_MAX_BYTES = min(MAX_NODES, MAX_STRING)
 #: `.0` closing a number in compact JSON: where orjson writes an integral float.
 _POINT_ZERO = re.compile(rb"\.0(?=[,\]}])")
-#: UTF-8 lead bytes of characters outside the Basic Multilingual Plane.
-_NON_BMP_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 #: Floats orjson writes without an exponent (ryu switches to one from 1e16 and below 1e-5).
 _FIXED_MIN, _FIXED_MAX = 1e-5, 1e15
 
@@ -224,9 +222,8 @@ def _jcs_strings(obj: Any) -> bytes | None:
         return None
     if len(out) > _FAST_MAX_BYTES:
         return None
-    for lead in _NON_BMP_LEADS:
-        if lead in out:
-            return None
+    if b"\xf0" in out or b"\xf1" in out or b"\xf2" in out or b"\xf3" in out or b"\xf4" in out:
+        return None  # the UTF-8 lead bytes of characters outside the BMP
     return out
 
 
@@ -277,7 +274,9 @@ def jcs_defined(doc: dict[str, Any], *, mode: int | None = None, strings_only: b
     if mode is None:
         fast = _jcs_strings(doc) if strings_only else jcs_checked(doc)
         if fast is not None:
-            require_checked_terms(doc)
+            undefined = undefined_terms(doc)
+            if undefined:
+                raise UndefinedTermError(undefined)
             return fast
         mode = limits_mode(doc)
     require_checked_terms(doc)

@@ -678,6 +678,8 @@ def _all_scalars(value: Any) -> bool:
 class _Expander:
     """One document's expansion run: blank node labelling, quad output, undefined terms."""
 
+    __slots__ = ("emit_quads", "json_mode", "quads", "undefined", "_bnodes", "_counter", "_max_quads")
+
     def __init__(self, max_quads: int, emit: bool = True, json_mode: int | None = None) -> None:
         self.emit_quads = emit
         self.json_mode = json_mode
