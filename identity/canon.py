@@ -189,7 +189,7 @@ def jcs_checked(obj: Any) -> bytes | None:
     non-integral one as ECMAScript does (same shortest digits, no exponent) and an
     integral one as `N.0` where RFC 8785 writes `N`: those `.0` are removed, and only if the
     number of removals equals the number of integral floats, i.e. no string held a
-    look-alike (hypothesis-tested against `rfc8785` in tests/unit/test_canon_fast.py).
+    look-alike (hypothesis-tested against `rfc8785` in tests/unit/identity/test_canon_fast.py).
     """
     out = _jcs_strings(obj)
     if out is None:
