@@ -10,6 +10,7 @@ start and stop connectors the same way.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -169,6 +170,14 @@ async def _ready(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics, for the operator only: the Management API key, as ``X-Api-Key`` or
+    as a bearer token (Prometheus' ``authorization`` scrape setting)."""
+    expected = request.app[SETTINGS].api_key.encode("utf-8")
+    bearer = request.headers.get("Authorization", "")
+    given = request.headers.get("X-Api-Key") or (bearer[7:] if bearer[:7].lower() == "bearer " else "")
+    if not hmac.compare_digest(given.encode("utf-8"), expected):
+        return web.json_response({"error": "missing or wrong X-Api-Key (or Authorization: Bearer <api key>)"},
+                                 status=401, headers={"WWW-Authenticate": "Bearer"})
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -10,7 +10,7 @@ import pytest
 from identity.did import did_web_from_url
 from tests.pgutil import admin_dsn, fresh_database
 
-from .processes import FailoverProxy, Management, free_port, offer_for
+from .processes import API_KEY, FailoverProxy, Management, free_port, offer_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,6 +45,21 @@ async def test_provider_killed_while_consumer_has_pending_message(spawn, http: a
 
 
 @pytest.mark.postgres
+async def _wait_delivered(http: aiohttp.ClientSession, base: str, count: int, timeout: float = 10.0) -> None:
+    """Until the connector at ``base`` has delivered ``count`` outbox messages (its metrics)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        async with http.get(f"{base}/metrics", headers={"X-Api-Key": API_KEY}) as resp:
+            text = await resp.text()
+        sent = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith('kakehashi_outbox_deliveries_total{outcome="sent"}'))
+        if sent >= count:
+            return
+        assert loop.time() < deadline, f"{base} delivered {sent} of {count} messages"
+        await asyncio.sleep(0.05)
+
+
 async def test_consumer_replicas_on_postgres_share_work(spawn, http: aiohttp.ClientSession) -> None:
     if admin_dsn() is None:
         pytest.skip("no PostgreSQL at 127.0.0.1:5432")
@@ -71,6 +86,10 @@ async def test_consumer_replicas_on_postgres_share_work(spawn, http: aiohttp.Cli
         assert neg["state"] == "FINALIZED", neg
 
         # Replica a dies holding queued messages for a provider that is down: b sends them.
+        # (The provider is stopped only once it has recorded both its messages to the consumer
+        # as delivered; killed in between, it resends FINALIZED on restart, which the finalized
+        # consumer refuses as a message to a terminal process — a different scenario.)
+        await _wait_delivered(http, provider.url, 2)
         provider.kill9()
         pending = [await ma.negotiate(provider, offer) for _ in range(3)]
         a.kill9()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connector.app import create_app
+from connector.app import SETTINGS, create_app
 from connector.config import Settings
 from tests.auth_stub import SharedSecretAuthenticator
 from connector.dsp import schemas
@@ -46,8 +46,13 @@ async def test_health_metrics_and_version(client: TestClient) -> None:
         [v] = doc["protocolVersions"]
         assert v["version"] == "2025-1" and v["path"] == "/api/dsp" and v["auth"]["protocol"] == "DCP"
     await client.get("/health/live")
-    text = await (await client.get("/metrics")).text()
+    assert (await client.get("/metrics")).status == 401  # operators only
+    assert (await client.get("/metrics", headers={"X-Api-Key": "wrong-key-0123456789"})).status == 401
+    key = client.app[SETTINGS].api_key
+    text = await (await client.get("/metrics", headers={"X-Api-Key": key})).text()
     assert "kakehashi_http_requests_total" in text
+    bearer = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert bearer.status == 200
 
 
 @pytest.mark.parametrize("body,status,code", [
