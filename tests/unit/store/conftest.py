@@ -32,12 +32,18 @@ async def empty_tables(store: Store) -> None:
             await conn.execute(t.delete())
 
 
-@pytest.fixture
-async def store(store_url: str, clock: FakeClock) -> AsyncIterator[Store]:
-    s = await open_store(store_url, clock=clock)
+async def emptied_store(url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    """For a fixture: the store at ``url`` with every table emptied, closed afterwards."""
+    s = await open_store(url, clock=clock)
     await empty_tables(s)
     yield s
     await s.close()
+
+
+@pytest.fixture
+async def store(store_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    async for s in emptied_store(store_url, clock):
+        yield s
 
 
 @pytest.fixture

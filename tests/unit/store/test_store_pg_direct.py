@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select, text
 
-from connector.store import Store, open_store
+from connector.store import Store
 from connector.store.engine import Database
 from connector.store.tables import replay_cache
-from tests.unit.store.conftest import empty_tables
+from tests.unit.store.conftest import emptied_store
 from tests.unit.store.factories import FakeClock
 
 pytestmark = pytest.mark.postgres
@@ -21,10 +21,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 async def pg_store(pg_url: str, clock: FakeClock) -> AsyncIterator[Store]:
     """A store on PostgreSQL only (the adapter has no SQLite counterpart to compare)."""
-    s = await open_store(pg_url, clock=clock)
-    await empty_tables(s)
-    yield s
-    await s.close()
+    async for s in emptied_store(pg_url, clock):
+        yield s
 
 
 def _db(store: Store) -> Database:
