@@ -112,6 +112,12 @@ class TopologySpec:
         raise TopologyError(f"connector {connector.id}: no authority for data space {connector.data_space!r}")
 
 
+def new_api_key(prefix: str) -> str:
+    """A random API key with a readable prefix: it names what it opens in a config file, and a
+    key never starts with '-', which a command line would take for an option."""
+    return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
 def jp_tw_spec() -> TopologySpec:
     """The standard pair: a Japanese supplier in Ouranos, a Taiwanese buyer in the TW data space."""
     return TopologySpec(
@@ -332,7 +338,7 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
         folder.mkdir()
         port = port_for(a.port)
         KeyPair.generate("Ed25519").save(folder / "authority.jwk")
-        admin_key = secrets.token_urlsafe(24)
+        admin_key = new_api_key("kk_admin")
         config = _write_toml(folder / AUTHORITY_CONFIG, "authority", {
             "name": a.name or a.id, "data_space": a.data_space, "host": spec.host, "port": port,
             "key_file": "authority.jwk", "state_file": "state.json", "admin_api_key": admin_key,
@@ -358,7 +364,7 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
         identity = bootstrap_participant(authority, did, folder, claims=c.claims or None,
                                          credential_service_url=url + "/api/credentials", dsp_url=url + DSP_PATH)
         issued.append((c.data_space, did))
-        api_key = secrets.token_urlsafe(24)
+        api_key = new_api_key("kk_mgmt")
         database = c.database or f"sqlite+aiosqlite:///{folder / 'store.db'}"
         config = _write_toml(folder / CONNECTOR_CONFIG, "connector", {
             "name": c.name, "participant_id": did, "data_space": c.data_space, "host": spec.host, "port": port,

@@ -61,12 +61,19 @@ async def test_revoked_membership_is_refused_once_the_status_list_cache_expires(
     authority = dataspace.authority("jp")
     [credential_id] = consumer.credential_ids
     revoke = subprocess.run([sys.executable, "-m", "connector.cli", "authority", "revoke", "--url", authority.url,
-                             "--api-key", authority.secret, "--id", credential_id],
+                             f"--api-key={authority.secret}", "--id", credential_id],
                             cwd=REPO, capture_output=True, text=True, timeout=30)
     assert revoke.returncode == 0, revoke.stderr
-    await asyncio.sleep(1.3)  # the authority's status lists live 1 s in caches (see conftest)
-
-    refused = await mc.catalog(provider, expect=403)
+    # The authority's status lists live 1 s in caches (see conftest): until they expire the
+    # membership still counts; after that every request is refused. Poll, not one fixed sleep,
+    # so a busy machine cannot make the cache outlive the wait.
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        refused = await mc.catalog(provider, expect=None)
+        if isinstance(refused, list):
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the revocation never took effect"
+        await asyncio.sleep(0.2)
     assert "status: revocation bit" in refused[0]["message"], refused
     line = await wait_for_log(provider, "refused POST /api/dsp/catalog/request (403)", consumer.participant_id)
     assert "revocation bit" in line, line
