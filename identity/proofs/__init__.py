@@ -298,15 +298,9 @@ def _verify_plain_jcs(
         or value.__class__ is not str
     ):
         return None
-    options: dict[str, Any] = {}
-    for k, v in proof.items():  # the proof without its value, if it is all plain strings
-        if v.__class__ is str:
-            if len(v) > MAX_STRING:
-                return None
-        elif v.__class__ is not list or not all(x.__class__ is str and len(x) <= MAX_STRING for x in v):
-            return None
-        options[k] = v
-    del options["proofValue"]
+    options = {k: v for k, v in proof.items() if k != "proofValue"}
+    if not _plain_strings(options):
+        return None
     try:
         if "created" in options and _parse_datetime(options["created"], "created") - max_skew > now:
             return None
