@@ -94,22 +94,40 @@ _B58_CHUNK = 58**5  # < 2^30, one CPython digit: the fast single-digit big-int d
 _B58_DIGITS = bytes(_B58_INDEX.get(chr(b), 0xFF) for b in range(256))
 
 
+def _b58_folds(size: int) -> tuple[tuple[int, int, int], ...]:
+    """The folds that turn `size` base-58 digits, one per byte of a big-endian number, into
+    the number itself, all slots of a level at once (SIMD within one big int).
+
+    At each level every slot of 2w bits holds hi * 2^w + lo with hi, lo < 58^k <= 2^w; one
+    shift, mask, multiply and subtract per level make each slot hi * 58^k + lo (no borrow
+    crosses a slot: each stays non-negative and below 58^2k <= 2^2w)."""
+    folds = []
+    width, power = 8, 58
+    while width < 8 * size:
+        slots = (8 * size) // (2 * width)
+        mask = sum(((1 << width) - 1) << (2 * width * i) for i in range(slots))
+        folds.append((width, mask, (1 << width) - power))
+        width, power = 2 * width, power * power
+    return tuple(folds)
+
+
+#: `_b58_folds` per digit count rounded up to a power of two, by its bit length.
+_B58_FOLDS = [_b58_folds(1 << bits) for bits in range((MAX_MULTIBASE_LEN - 1).bit_length() + 1)]
+
+
 def _b58decode(text: str) -> bytes:
-    """Bitcoin base58 decoding (hot on every proof check; the `base58` package is ~5x slower):
-    one C translation to digit values, then one big-int multiply-add per eight digits."""
+    """Bitcoin base58 decoding (hot on every proof check; ~10x faster than the `base58`
+    package): one C translation to digit values, then log2(length) big-int folds."""
     if not text.isascii():
         raise KeyError_("multibase value is not valid base58btc")
     digits = text.encode("ascii").translate(_B58_DIGITS)
     if b"\xff" in digits:
         raise KeyError_("multibase value is not valid base58btc")
-    number = 0
-    head = len(digits) % 8
-    for d in digits[:head]:
-        number = number * 58 + d
-    it = iter(digits[head:])  # eight digits per big-int step (58^8 < 2^47)
-    for a, b, c, d, e, f, g, h in zip(it, it, it, it, it, it, it, it):
-        number = (number * 128063081718016 + (((a * 58 + b) * 58 + c) * 58 + d) * 11316496
-                  + ((e * 58 + f) * 58 + g) * 58 + h)
+    bits = (len(digits) - 1).bit_length() if digits else 0
+    folds = _B58_FOLDS[bits] if bits < len(_B58_FOLDS) else _b58_folds(1 << bits)
+    number = int.from_bytes(digits, "big")  # leading zero digits implied up to the fold size
+    for shift, mask, excess in folds:
+        number -= excess * ((number >> shift) & mask)
     pad = len(text) - len(text.lstrip("1"))
     body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
     return b"\x00" * pad + body

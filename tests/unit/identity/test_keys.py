@@ -99,3 +99,22 @@ def test_key_errors_are_identity_errors() -> None:
     from identity.errors import IdentityError
 
     assert issubclass(KeyError_, IdentityError) and issubclass(KeyError_, ValueError)
+
+
+def test_base58_decoder_matches_reference_at_every_length() -> None:
+    """Every digit count up to the longest multibase value and past it (the folds are sized
+    per power of two), random digits with and without leading '1's, against `base58`."""
+    import random
+
+    from identity.keys import _B58_ALPHABET, _b58decode
+
+    rng = random.Random(58)
+    for length in range(0, 300):
+        for ones in (0, 1, 3):
+            if ones > length:
+                continue
+            text = "1" * ones + "".join(rng.choice(_B58_ALPHABET) for _ in range(length - ones))
+            assert _b58decode(text) == base58.b58decode(text), text
+    for length in (1, 2, 15, 16, 17, 64, 127, 128, 129, 199, 256, 257):
+        text = "z" * length  # the largest value for its length
+        assert _b58decode(text) == base58.b58decode(text)
