@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from identity.canon import MAX_STRING, jcs_defined, limits_mode
+from identity.canon import MAX_STRING, _jcs_strings, jcs_checked, jcs_defined, limits_mode
 from identity.errors import IdentityError, ProofError, UnknownCryptosuiteError
+from identity.jsonld import undefined_terms
 from identity.keys import KeyError_, KeyPair, PublicKey, multibase_decode, multibase_encode
 from identity.proofs import ecdsa_jcs_2019, ecdsa_rdfc_2019, eddsa_jcs_2022, eddsa_rdfc_2022
 from identity.proofs.base import _SIG_LEN, Cryptosuite, Suite
@@ -49,7 +50,7 @@ def get_suite(name: str) -> Suite:
         ) from None
 
 
-@dataclass
+@dataclass(slots=True)
 class ProofCheck:
     ok: bool
     verification_method: str | None
@@ -58,7 +59,7 @@ class ProofCheck:
     proof_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ProofResult:
     ok: bool
     proofs: list[ProofCheck] = field(default_factory=list)
@@ -254,16 +255,19 @@ def verify_proofs(
     """Verify every proof on `document`; the result is ok only if all of them are."""
     if not isinstance(document, dict):
         return ProofResult(False, [ProofCheck(False, None, None, "document is not a JSON object")])
+    moment = now or datetime.now(timezone.utc)
+    proof = document.get("proof")
+    if challenge is None and domain is None:
+        if proof.__class__ is list and len(proof) == 1:
+            proof = proof[0]
+        fast = _verify_plain_jcs(document, proof, resolve_key, expected_purpose, moment, max_skew)
+        if fast is not None:
+            return fast
     proofs = _as_list(document.get("proof"))
     if not proofs:
         return ProofResult(False, [])
     if len(proofs) > MAX_PROOFS:
         return ProofResult(False, [ProofCheck(False, None, None, f"document has more than {MAX_PROOFS} proofs")])
-    moment = now or datetime.now(timezone.utc)
-    if len(proofs) == 1 and challenge is None and domain is None:
-        fast = _verify_plain_jcs(document, proofs[0], resolve_key, expected_purpose, moment, max_skew)
-        if fast is not None:
-            return fast
     limits = _Limits(document)
     checks = []
     for proof in proofs:
@@ -286,47 +290,68 @@ def _verify_plain_jcs(
     """The one-proof JCS case that verifies, in one pass: the checks `_check_proof` makes, on
     a proof of plain strings with the document's own @context and no chain. None for anything
     else, and for any failure (the general path then reports the reason)."""
-    if proof.__class__ is not dict or "previousProof" in proof:
+    if proof.__class__ is not dict:
         return None
-    get = proof.get
+    options = proof.copy()
+    value = options.pop("proofValue", None)
+    base = document.copy()
+    del base["proof"]
+    has_context = "@context" in base
+    if has_context:
+        context = base["@context"]
+        if options.pop("@context", context) != context:
+            return None  # a prefix of the document's contexts: the general path
+    elif "@context" in options:
+        return None
+    else:
+        context = ()
+    try:  # every option a string, the @context strings too (str.join refuses anything else)
+        if len("".join(context)) + len("".join(options.values())) > MAX_STRING:
+            return None
+    except TypeError:
+        return None  # a list (domain, previousProof, ...) or another value: the general path
+    if has_context:
+        options["@context"] = context
+    get = options.get
     name = get("cryptosuite")
-    suite = SUITES.get(name) if name.__class__ is str else None
-    vm, value = get("verificationMethod"), get("proofValue")
+    suite = SUITES.get(name)  # type: ignore[arg-type]
+    vm = get("verificationMethod")
     if (
         suite is None or suite.canonicalization != "jcs" or get("type") != PROOF_TYPE
-        or get("proofPurpose") != expected_purpose or vm.__class__ is not str or not vm
-        or value.__class__ is not str
+        or get("proofPurpose") != expected_purpose or not vm or value.__class__ is not str
     ):
         return None
-    options = {k: v for k, v in proof.items() if k != "proofValue"}
-    if not _plain_strings(options):
-        return None
     try:
-        if "created" in options and _parse_datetime(options["created"], "created") - max_skew > now:
-            return None
-        if "expires" in options and _parse_datetime(options["expires"], "expires") < now:
-            return None
+        created = get("created")
+        if created is not None:
+            moment = datetime.fromisoformat(created)
+            if moment.tzinfo is None or moment - max_skew > now:
+                return None
+        expires = get("expires")
+        if expires is not None:
+            moment = datetime.fromisoformat(expires)
+            if moment.tzinfo is None or moment < now:
+                return None
         signature = multibase_decode(value)
-        key = resolve_key(vm)
+        key = resolve_key(vm)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the general path reports it
         return None
     if key.__class__ is not PublicKey or key.key_type not in suite.key_types:
         return None
-    base = {k: v for k, v in document.items() if k != "proof"}
-    if "@context" in options:
-        if options["@context"] != base.get("@context"):
-            return None  # a prefix of the document's contexts: the general path
-    elif "@context" in base:
-        options["@context"] = base["@context"]
-    digest = hashlib.sha384 if key.key_type == "P-384" else hashlib.sha256
+    options_bytes = _jcs_strings(options)
+    document_bytes = jcs_checked(base)  # also the limits: plain JSON, size, depth
+    if options_bytes is None or document_bytes is None:
+        return None
     try:
-        hash_data = digest(jcs_defined(options, strings_only=True)).digest() + digest(jcs_defined(base)).digest()
+        if undefined_terms(options) or undefined_terms(base):
+            return None
     except IdentityError:
         return None
+    digest = hashlib.sha384 if key.key_type == "P-384" else hashlib.sha256
+    hash_data = digest(options_bytes).digest() + digest(document_bytes).digest()
     if len(signature) != _SIG_LEN[key.key_type] or not key.verify(signature, hash_data):
         return None
-    proof_id = get("id")
-    return ProofResult(True, [ProofCheck(True, vm, name, proof_id=proof_id if proof_id.__class__ is str else None)])
+    return ProofResult(True, [ProofCheck(True, vm, name, proof_id=get("id"))])  # type: ignore[arg-type]
 
 
 class _Limits:

@@ -211,3 +211,30 @@ def test_one_pass_verify_agrees_with_the_general_path(suite: str, monkeypatch: p
                 == (general.ok, general.reason, [(p.ok, p.verification_method, p.cryptosuite, p.proof_id)
                                                  for p in general.proofs])
         assert verify_proofs(signed, _resolve).ok
+
+
+@pytest.mark.parametrize("suite", ["eddsa-jcs-2022", "ecdsa-jcs-2019"])
+def test_the_one_pass_itself_verifies_the_usual_shapes(suite: str) -> None:
+    """Not only the fallback: the one pass answers (not None) for a proof, a list of one proof
+    and a proof without its own @context, and refuses (None) what it leaves to the general path."""
+    from datetime import timedelta
+
+    from identity.proofs import _verify_plain_jcs
+
+    key = KEY if suite.startswith("eddsa") else KeyPair.generate("p256")
+    did = f"did:key:{key.public.multibase()}"
+    vm = f"{did}#{key.public.multibase()}"
+    now, skew = datetime.now(timezone.utc), timedelta(minutes=5)
+    signed = add_proof(footprint_credential(make_footprints("tw", 1)[0], did), key, verification_method=vm,
+                       cryptosuite=suite, created=CREATED)
+    direct = _verify_plain_jcs(signed, signed["proof"], _resolve, "assertionMethod", now, skew)
+    assert direct is not None and direct.ok and direct.proofs[0].verification_method == vm
+    as_list = {**signed, "proof": [signed["proof"]]}
+    assert _verify_plain_jcs(as_list, signed["proof"], _resolve, "assertionMethod", now, skew) is not None
+    bare = {k: v for k, v in signed["proof"].items() if k != "@context"}  # hashed with the document's
+    assert _verify_plain_jcs({**signed, "proof": bare}, bare, _resolve, "assertionMethod", now, skew) is not None
+    for odd in ({"domain": ["a", "b"]}, {"@context": ["https://www.w3.org/ns/credentials/v2"]}, {"created": 5}):
+        proof = {**signed["proof"], **odd}
+        assert _verify_plain_jcs({**signed, "proof": proof}, proof, _resolve, "assertionMethod", now, skew) is None
+    for doc in (signed, as_list, {**signed, "proof": bare}):
+        assert verify_proofs(doc, _resolve).ok
