@@ -11,6 +11,7 @@ from typing import Any
 
 from connector.cli import UsageError
 from identity.errors import IdentityError
+from identity.files import json_problem
 from identity.keys import KeyError_, KeyPair
 
 DEFAULT_SUITE = "eddsa-jcs-2022"
@@ -34,7 +35,7 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} {path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise UsageError(f"{what} {path} is not JSON: {json_problem(exc)}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{what} {path} must be a JSON object")
     return data

@@ -3,6 +3,7 @@ credentials, DID bundles) with a size limit, and errors that name what the file 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -26,3 +27,9 @@ def read_limited_text(path: Path, what: str, limit: int, error: type[Exception])
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{what} {path} is not UTF-8 text") from None
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """Where and why JSON text is broken, for a person: "Expecting value (line 3, column 7)"
+    (the decoder's own message may end in "at", so the position goes in parentheses)."""
+    return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"

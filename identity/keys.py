@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from identity.errors import IdentityError
+from identity.files import json_problem
 
 KeyType = Literal["Ed25519", "P-256", "P-384"]
 KEY_TYPES: tuple[KeyType, ...] = ("Ed25519", "P-256", "P-384")
@@ -355,7 +356,7 @@ class KeyPair:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise KeyError_(f"key file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+            raise KeyError_(f"key file {path} is not JSON: {json_problem(exc)}") from exc
         return cls.from_jwk(data)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from identity.errors import IdentityError
-from identity.files import read_limited_text
+from identity.files import json_problem, read_limited_text
 
 MAX_TRUST_FILE_BYTES = 1024 * 1024
 
@@ -192,7 +192,7 @@ class TrustStore:
         except tomllib.TOMLDecodeError as exc:
             raise TrustError(f"trust list {p} is not valid TOML: {exc}") from None
         except json.JSONDecodeError as exc:
-            raise TrustError(f"trust list {p} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+            raise TrustError(f"trust list {p} is not valid JSON: {json_problem(exc)}") from None
         return cls.from_data(data, source=f"trust list {p}")
 
     def to_json(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import identity.proofs as proofs
 from identity.credentials import CredentialVerification, verify_credential
 from identity.did.resolver import DidResolver
 from identity.errors import IdentityError
+from identity.files import json_problem
 from identity.footprint_credential import extract_footprint, is_footprint_credential
 from identity.status import StatusListSource, check_status
 from identity.trust import TrustStore
@@ -168,7 +169,7 @@ def read_credential_file(path: str | Path) -> dict[str, Any] | str:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IdentityError(f"{p} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise IdentityError(f"{p} is not JSON: {json_problem(exc)}") from None
     except RecursionError:
         raise IdentityError(f"{p} is nested too deeply to be a credential") from None
     if not isinstance(data, dict):

@@ -16,6 +16,7 @@ import aiohttp
 
 from identity.did.did_web import is_loopback_host
 from identity.errors import IdentityError
+from identity.files import json_problem
 
 JSON_TYPES = frozenset(
     {"application/json", "application/did+json", "application/did+ld+json", "application/ld+json",
@@ -80,6 +81,6 @@ async def fetch_json(
     except UnicodeDecodeError:
         raise FetchError(f"{url} response is not UTF-8") from None
     except json.JSONDecodeError as exc:
-        raise FetchError(f"{url} response is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise FetchError(f"{url} response is not JSON: {json_problem(exc)}") from None
     except RecursionError:
         raise FetchError(f"{url} response is nested too deeply") from None

@@ -25,7 +25,7 @@ from identity.did.did_web import did_web_to_url
 from identity.did.document import DidDocument, Relationship, split_did_url
 from identity.did.errors import DidError, DidResolutionError
 from identity.did.http import FetchError, fetch_json
-from identity.files import read_limited_text
+from identity.files import json_problem, read_limited_text
 from identity.keys import PublicKey
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
@@ -37,7 +37,7 @@ def load_did_bundle(path: str | Path) -> dict[str, DidDocument]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DidError(f"DID bundle {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise DidError(f"DID bundle {path} is not JSON: {json_problem(exc)}") from None
     return parse_did_bundle(data, source=str(path))
 
 

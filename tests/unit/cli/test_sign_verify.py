@@ -134,6 +134,15 @@ def test_bad_files_give_reasons_not_tracebacks(tmp_path: Path, capsys: pytest.Ca
     assert any(c["ok"] is False and c["reason"] for c in result["checks"])
 
 
+def test_truncated_json_names_where_it_breaks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "cut.json"
+    bad.write_text('{\n  "id": "urn:uuid:1",\n  "issuer": "did:ex', encoding="utf-8")
+    code, report = _verify_json(capsys, str(bad))
+    reason = {c["name"]: c["reason"] for c in report["results"][0]["checks"]}["proof"]
+    assert code == 1
+    assert reason.endswith("cut.json is not JSON: Unterminated string starting at (line 3, column 13)"), reason
+
+
 def test_unknown_suite_and_garbage_proof_value(tmp_path: Path, capsys: pytest.CaptureFixture[str], signer: tuple[Path, Path]) -> None:
     key_file, fp_file = signer
     out = tmp_path / "vc.json"
