@@ -161,3 +161,15 @@ class AuditEntry:
     kind: str
     payload: JsonObject
     at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusEntry:
+    """A footprint version's bit in a W3C Bitstring Status List (``index`` is column ``idx``)."""
+
+    list_id: int
+    index: int
+    footprint_id: str
+    version: int
+    revoked: bool = False
+    revoked_at: datetime | None = None

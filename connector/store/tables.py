@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from .sqltypes import JsonDoc, JsonText, UtcDateTime
@@ -157,6 +158,22 @@ footprints = Table(
     Column("status", String(32), nullable=False),
     Column("source_agreement_id", ID, index=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: Where each published footprint version sits in a W3C Bitstring Status List (revocation).
+#: The primary key is what stops two replicas handing out one bit; the unique constraint is
+#: what makes allocation idempotent.
+footprint_status = Table(
+    "footprint_status",
+    metadata,
+    Column("list_id", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("footprint_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Column("revoked_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("footprint_id", "version"),
 )
 
 audit_log = Table(
