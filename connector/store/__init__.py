@@ -20,6 +20,7 @@ from .records import (
     Footprint,
     Negotiation,
     OutboxMessage,
+    StatusEntry,
     Transfer,
     utcnow,
 )
@@ -27,6 +28,6 @@ from .records import (
 __all__ = [
     "DEFAULT_URL", "GENESIS_HASH", "Agreement", "AlreadyExists", "AuditEntry", "ChainBreak", "ConcurrentUpdate",
     "ContractDefinition", "Criterion", "Document", "Edr", "Footprint", "InvalidQuery", "Negotiation", "NotFound",
-    "OutboxMessage", "QuerySpec", "Store", "StoreError", "StoreProtocol", "Transfer", "backoff_delay", "criteria",
-    "entry_hash", "open_store", "utcnow", "verify_chain",
+    "OutboxMessage", "QuerySpec", "StatusEntry", "Store", "StoreError", "StoreProtocol", "Transfer", "backoff_delay",
+    "criteria", "entry_hash", "open_store", "utcnow", "verify_chain",
 ]

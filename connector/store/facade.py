@@ -19,6 +19,7 @@ from .outbox import OutboxRepository
 from .processes import NegotiationRepository, TransferRepository
 from .records import utcnow
 from .replay import ReplayCache
+from .status_entries import FootprintStatusRepository
 
 DEFAULT_URL = "sqlite+aiosqlite:///kakehashi.db"
 
@@ -38,6 +39,7 @@ class Store:
         self.edrs = EdrRepository(db, clock)
         self.outbox = OutboxRepository(db, clock)
         self.footprints = FootprintRepository(db)
+        self.footprint_status = FootprintStatusRepository(db, clock)
         self.audit = AuditRepository(db, clock)
         self.replay = ReplayCache(db, clock)
 

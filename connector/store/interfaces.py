@@ -24,6 +24,7 @@ from .records import (
     JsonObject,
     Negotiation,
     OutboxMessage,
+    StatusEntry,
     Transfer,
 )
 
@@ -113,6 +114,15 @@ class FootprintStore(Protocol):
     async def query(self, spec: QuerySpec) -> list[Footprint]: ...
 
 
+class FootprintStatusStore(Protocol):
+    async def allocate(self, footprint_id: str, version: int) -> StatusEntry: ...
+    async def get(self, footprint_id: str, version: int) -> StatusEntry | None: ...
+    async def revoke(self, footprint_id: str, version: int | None = None) -> list[StatusEntry]: ...
+    async def revoked_indexes(self, list_id: int) -> list[int]: ...
+    async def list_ids(self) -> list[int]: ...
+    async def revision(self, list_id: int) -> tuple[int, datetime | None]: ...
+
+
 class AuditStore(Protocol):
     async def append(self, kind: str, payload: JsonObject) -> AuditEntry: ...
     async def head(self) -> AuditEntry | None: ...
@@ -141,6 +151,7 @@ class StoreProtocol(Protocol):
     edrs: EdrStore
     outbox: OutboxStore
     footprints: FootprintStore
+    footprint_status: FootprintStatusStore
     audit: AuditStore
     replay: ReplayStore
 

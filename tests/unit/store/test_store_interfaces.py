@@ -16,6 +16,7 @@ from connector.store.footprints import FootprintRepository
 from connector.store.outbox import OutboxRepository
 from connector.store.processes import NegotiationRepository
 from connector.store.replay import ReplayCache
+from connector.store.status_entries import FootprintStatusRepository
 
 PAIRS = [
     (interfaces.ProcessStore, NegotiationRepository),
@@ -25,6 +26,7 @@ PAIRS = [
     (interfaces.EdrStore, EdrRepository),
     (interfaces.OutboxStore, OutboxRepository),
     (interfaces.FootprintStore, FootprintRepository),
+    (interfaces.FootprintStatusStore, FootprintStatusRepository),
     (interfaces.AuditStore, AuditRepository),
     (interfaces.ReplayStore, ReplayCache),
 ]
