@@ -150,6 +150,11 @@ class Settings(BaseModel):
         default="auto", description="auto: uvloop when installed (less CPU per request), else asyncio's loop")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     pact_clients: tuple[PactClient, ...] = Field(default=(), description="Direct PACT partners ([[connector.pact_clients]])")
+    footprint_status: bool = Field(
+        default=True, description="Give each published footprint credential a revocation entry in our status list "
+        "(served at /status/footprints/N), so it can be revoked through the Management API")
+    footprint_status_ttl: int = Field(
+        default=300, ge=1, le=86_400, description="Seconds verifiers may cache our status list (its ttl)")
 
     @model_validator(mode="after")
     def _default_replica_id(self) -> "Settings":

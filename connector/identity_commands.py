@@ -43,9 +43,10 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
 
 def sign_footprint(
     footprint: dict[str, Any], key: KeyPair, *, did: str | None = None, suite: str = DEFAULT_SUITE,
-    verification_method: str | None = None,
+    verification_method: str | None = None, credential_status: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Wrap and sign; without a DID the issuer is the key's did:key."""
+    """Wrap and sign; without a DID the issuer is the key's did:key. ``credential_status``:
+    the credential's revocation entry (a ``BitstringStatusListEntry``), if it has one."""
     from identity.did import did_key_from_public, did_key_vm_id
     from identity.footprint_credential import footprint_credential
     from identity.proofs import add_proof
@@ -54,7 +55,7 @@ def sign_footprint(
         issuer, vm = did_key_from_public(key.public), did_key_vm_id(key.public)
     else:
         issuer, vm = did, verification_method or f"{did}#key-1"
-    credential = footprint_credential(footprint, issuer)
+    credential = footprint_credential(footprint, issuer, credential_status=credential_status)
     return add_proof(credential, key, verification_method=vm, cryptosuite=suite)
 
 

@@ -11,7 +11,9 @@ DataAddress. Behind it:
 - the Catena-X CX-0136 view (:mod:`.catenax_view`);
 - a ``footprint.delivered`` audit entry for every footprint response (:mod:`.recording`);
 - PACT events with direct partners (:mod:`.partner_events`): their ``RequestCreated`` is
-  answered on their ``/2|3/events``, and ``Published`` goes to subscribers when we publish.
+  answered on their ``/2|3/events``, and ``Published`` goes to subscribers when we publish;
+- our revocation status lists for published footprint credentials at ``/status/footprints/N``
+  on the root app (:mod:`.status_lists`; public, as our DID document is).
 
 The control plane (store, EDR tokens) is built at start-up, after the routes are frozen,
 so everything here reaches it through ``app[CONTROL_PLANE]`` when a request arrives.
@@ -41,6 +43,7 @@ from .edr_access import EdrAccess
 from .partner_events import PUBLISHED_NOTIFIER, ConfiguredPartners, PublishedNotifier
 from .recording import RememberingAuth, delivery_middleware
 from .signing import KEY_FRAGMENT, FootprintSigner
+from .status_lists import FootprintStatusLists, mount_status_lists
 
 PUBLIC_PATH = "/api/public"  # == connector.protocol.services.DATAPLANE_PATH
 SIGNER = web.AppKey("footprint_signer", FootprintSigner)
@@ -132,6 +135,9 @@ def create_public_api(root: web.Application, settings: Settings) -> web.Applicat
     add_catenax_routes(pact)
     root[SIGNER] = signer
     _serve_did_document(root, settings, key)
+    if settings.footprint_status:
+        mount_status_lists(root, FootprintStatusLists(key, settings.participant_id, signer.vm, settings.base_url,
+                                                      ttl_seconds=settings.footprint_status_ttl))
     return pact
 
 

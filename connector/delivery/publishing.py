@@ -18,6 +18,7 @@ from connector.store import Footprint
 from connector.store.footprints import PUBLISHED
 
 from .signing import FootprintSigner
+from .status_lists import footprint_status_entry
 
 MAX_BATCH = 1000
 
@@ -82,13 +83,32 @@ class Published:
         return {"published": self.published, "keptNewer": self.kept_newer}
 
 
-async def publish(store: Any, signer: FootprintSigner, footprints: Sequence[dict[str, Any]]) -> Published:
-    """Sign and store each footprint; one already stored in a newer version is kept."""
+async def publish(store: Any, signer: FootprintSigner, footprints: Sequence[dict[str, Any]], *,
+                  status_base: str | None = None) -> Published:
+    """Sign and store each footprint; one already stored in a newer version is kept.
+
+    ``status_base``: our base URL, when credentials carry a revocation entry in our status
+    list (:mod:`.status_lists`); an id and version that was revoked cannot be published again
+    (the batch is refused before anything is stored: publish a new version instead)."""
+    if status_base is not None:
+        revoked = [f"{fp['id']} version {_version(fp)}" for fp in footprints
+                   if (entry := await store.footprint_status.get(fp["id"], _version(fp))) is not None and entry.revoked]
+        if revoked:
+            raise PublishError([f"{what} was revoked; publish it with a higher version" for what in revoked])
     result = Published([], [])
     for footprint in footprints:
-        credential = signer.sign(footprint)
-        version = footprint.get("version") if isinstance(footprint.get("version"), int) else 0
+        version = _version(footprint)
+        status = None
+        if status_base is not None:
+            entry = await store.footprint_status.allocate(footprint["id"], version)
+            status = footprint_status_entry(status_base, entry.list_id, entry.index)
+        credential = signer.sign(footprint, status)
         record = Footprint(id=footprint["id"], direction=PUBLISHED, version=version, credential=credential,
                            sha256=credential_sha256(credential), status=str(footprint.get("status") or "Active"))
         (result.published if await store.footprints.save(record) else result.kept_newer).append(footprint["id"])
     return result
+
+
+def _version(footprint: dict[str, Any]) -> int:
+    version = footprint.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0

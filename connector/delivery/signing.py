@@ -45,9 +45,19 @@ class FootprintSigner:
         remembered credentials stay behind (a worker signs what it is sent)."""
         return (_rebuild, (self.key.key_type, self.key.secret_raw(), self.did, self.suite, self._remember))
 
-    def sign(self, footprint: dict[str, Any]) -> dict[str, Any]:
-        """A fresh credential for ``footprint`` (issuer: our DID, proof: our DID key)."""
-        return sign_footprint(footprint, self.key, did=self.did, suite=self.suite, verification_method=self.vm)
+    def sign(self, footprint: dict[str, Any], credential_status: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A fresh credential for ``footprint`` (issuer: our DID, proof: our DID key). Without
+        ``credential_status``, the revocation entry of our stored credential for the same
+        footprint id, if :meth:`unwrap` saw one: a v3 rendering is revoked with it."""
+        if credential_status is None:
+            credential_status = self._stored_status(footprint)
+        return sign_footprint(footprint, self.key, did=self.did, suite=self.suite, verification_method=self.vm,
+                              credential_status=credential_status)
+
+    def _stored_status(self, footprint: dict[str, Any]) -> dict[str, Any] | None:
+        known = self._known.get(str(footprint.get("id")))
+        status = known[1].get("credentialStatus") if known is not None else None
+        return status if isinstance(status, dict) else None
 
     def is_ours(self, credential: dict[str, Any]) -> bool:
         proofs = credential.get("proof")
@@ -92,9 +102,13 @@ class FootprintSigner:
     def render(self, footprint: dict[str, Any] | bytes) -> bytes:
         """The serialised credential for ``footprint`` (a dict, or a stored plain footprint's
         JSON bytes) as the PACT host serves it: our stored credential when we have one,
-        else signed now (``identity.footprint_signing``; equal to compact JSON of `sign`)."""
-        if isinstance(footprint, dict) and (known := self._known_credential(footprint)) is not None:
-            return dumps(known)
+        else signed now (``identity.footprint_signing``; equal to compact JSON of `sign`; through
+        `sign` when our stored credential for the footprint has a revocation entry)."""
+        if isinstance(footprint, dict):
+            if (known := self._known_credential(footprint)) is not None:
+                return dumps(known)
+            if (status := self._stored_status(footprint)) is not None:
+                return dumps(self.sign(footprint, status))  # the byte-level path has no status entry
         return self._fast.render(footprint)
 
 
