@@ -8,6 +8,9 @@
                                    "limit", "after"} (counterPartyId: the issuer of a received one)
     POST /v3/footprints/fetch      consumer: {"transferProcessId"} or {"agreementId"} -> fetch with
                                    the EDR, verify every credential, store the good ones
+    POST /v3/footprints/{id}/revoke  provider: revoke our credentials for a published footprint
+                                   (every version, or {"version": n}); verifiers see it in our
+                                   status list at /status/footprints/N
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ..app import plane
+from ..app import SETTINGS, plane
+from ..audit import AuditLog
 from ..delivery import SIGNER, VERIFICATION, FetchRefused, FootprintFetcher
 from ..delivery.partner_events import notify_published
 from ..delivery.publishing import PublishError, footprints_of, prepare, publish
+from ..delivery.status_lists import list_url
 from ..store import Footprint
 from ..store.footprints import PUBLISHED, RECEIVED
 from . import ManagementError, edc_body, json_body, millis, optional_str, register_routes
@@ -58,7 +63,12 @@ async def create(request: web.Request) -> web.Response:
         footprints = prepare(footprints_of(await json_body(request)))
     except PublishError as exc:
         raise ManagementError(400, f"footprints not published: {exc}", type_="ValidationFailure") from None
-    result = await publish(plane(request).store, request.config_dict[SIGNER], footprints)
+    settings = request.config_dict[SETTINGS]
+    try:
+        result = await publish(plane(request).store, request.config_dict[SIGNER], footprints,
+                               status_base=settings.base_url if settings.footprint_status else None)
+    except PublishError as exc:
+        raise ManagementError(400, f"footprints not published: {exc}", type_="ValidationFailure") from None
     if result.published:  # kept-newer ones did not change: nothing to announce
         notify_published(request.config_dict, result.published)
     return web.json_response(result.to_json())
@@ -138,9 +148,30 @@ async def fetch(request: web.Request) -> web.Response:
     return web.json_response(result.to_json())
 
 
+async def revoke(request: web.Request) -> web.Response:
+    """Revoke our credentials for a published footprint: every version, or ``{"version": n}``."""
+    fid = request.match_info["id"]
+    body = edc_body(await json_body(request, allow_empty=True))
+    version = body.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
+        raise ManagementError(400, "version must be a non-negative integer", path="version")
+    store = plane(request).store
+    entries = await store.footprint_status.revoke(fid, version)
+    if not entries:
+        which = f"{fid[:100]!r}" + (f" version {version}" if version is not None else "")
+        raise ManagementError(404, f"no footprint {which} was published with a revocation entry", type_="ObjectNotFound")
+    base = request.config_dict[SETTINGS].base_url
+    revoked = [{"version": e.version, "statusListCredential": list_url(base, e.list_id),
+                "statusListIndex": str(e.index), "revokedAt": millis(e.revoked_at) if e.revoked_at else None}
+               for e in entries]
+    await AuditLog(store).append("footprint.revoked", {"footprintId": fid, "revoked": revoked})
+    return web.json_response({"@id": fid, "revoked": revoked})
+
+
 @register_routes
 def register(app: web.Application) -> None:
     app.router.add_post("/v3/footprints", create)
     app.router.add_post("/v3/footprints/request", query)
     app.router.add_post("/v3/footprints/fetch", fetch)
     app.router.add_get("/v3/footprints/{id}", get)
+    app.router.add_post("/v3/footprints/{id}/revoke", revoke)

@@ -127,6 +127,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                            productId=_STR, limit={"type": "integer", "minimum": 1, "maximum": 1000}, after=_STR),
     "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR),
     "FootprintResult": {**_JSON_OBJ, "description": "what was published / fetched, verified and stored"},
+    "FootprintRevoke": _obj(version={"type": "integer", "minimum": 0}),
+    "FootprintRevocation": _obj(("@id", "revoked"), revoked={"type": "array", "items": _obj(
+        ("version", "statusListCredential", "statusListIndex"), version={"type": "integer"}, statusListCredential=_STR,
+        statusListIndex=_STR, revokedAt=_MILLIS)}, **{"@id": _STR}),
 }
 
 
@@ -219,6 +223,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                 "footprints", "FootprintFetch", "FootprintResult", (400, 404, 409, 502)),
     ("GET", "/v3/footprints/{id}"): Operation("Get one footprint (?direction=published|received)", "footprints", None,
                                               "FootprintRecord", (400, 404)),
+    ("POST", "/v3/footprints/{id}/revoke"): Operation(
+        "Revoke our credentials for a published footprint (every version, or {'version': n})", "footprints",
+        "FootprintRevoke", "FootprintRevocation", (400, 404), request_optional=True),
     ("GET", "/v3/edrs/{id}/dataaddress"): Operation("Get the data address and token of a transfer's EDR", "edrs",
                                                     None, "EdrDataAddress", (404, 409)),
 }
