@@ -47,6 +47,8 @@ class FileReport:
     checks: list[CheckResult] = field(default_factory=list)
     issuer: str | None = None
     credential_id: str | None = None
+    #: The status check found a revocation bit set (not merely a list that could not be read).
+    revoked: bool = False
 
     @property
     def valid(self) -> bool:
@@ -83,7 +85,7 @@ class Verifier:
         report.checks.append(await self._proof(document, outcome, now))
         report.checks.append(_named(outcome, "issuer-key"))
         report.checks.append(self._trust(outcome))
-        report.checks.append(await self._status(credential, now))
+        report.checks.append(await self._status(credential, now, report))
         report.checks.append(_named(outcome, "validity"))
         report.checks.append(self._schema(credential))
         return report
@@ -117,7 +119,7 @@ class Verifier:
         types = [t for t in outcome.types if t != "VerifiableCredential"] or ["VerifiableCredential"]
         return CheckResult("trust", False, f"issuer {issuer} is not trusted for {', '.join(types)} by any data space in the trust list")
 
-    async def _status(self, credential: dict[str, Any] | None, now: datetime) -> CheckResult:
+    async def _status(self, credential: dict[str, Any] | None, now: datetime, report: FileReport) -> CheckResult:
         if credential is None or credential.get("credentialStatus") is None:
             return CheckResult("status", None, "credential has no status entry")
         if self.status_lists is None:
@@ -126,6 +128,7 @@ class Verifier:
             result = await check_status(credential, self.resolver, self.status_lists, now=now)
         except IdentityError as exc:
             return CheckResult("status", False, str(exc))
+        report.revoked = result.revoked
         return CheckResult("status", result.ok, result.reason)
 
     def _schema(self, credential: dict[str, Any] | None) -> CheckResult:

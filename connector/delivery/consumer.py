@@ -6,7 +6,9 @@ status, validity, PACT schema — :class:`identity.verify.Verifier`) *and* its i
 agreement's provider: a footprint signed by someone else, however valid, is not what the
 agreement delivers. Failures are logged with their reasons (``footprint.rejected``) and
 never stored, so a bad credential cannot replace a good one; good ones are stored as
-RECEIVED with a ``footprint.received`` entry (``AuditLog.record_footprints``).
+RECEIVED with a ``footprint.received`` entry (``AuditLog.record_footprints``). When the
+provider has revoked a credential we keep (same bytes; its only failing check is the status
+bit), the stored footprint's status becomes ``Revoked``, so our own apps stop relying on it.
 
 :func:`judge` is the pure verdict; :class:`FootprintFetcher` does the I/O.
 """
@@ -20,11 +22,12 @@ from typing import Any
 
 import aiohttp
 
-from connector.audit import RECEIVED_KIND, AuditLog
+from connector.audit import RECEIVED_KIND, AuditLog, credential_sha256
 from connector.config import Settings
 from connector.dataplane.client import PactClient, PactClientError
 from connector.identity_commands import footprint_schema_check
 from connector.store import Agreement, Criterion, Edr, QuerySpec
+from connector.store.footprints import RECEIVED
 from identity.did.resolver import DidResolver, load_did_bundle
 from identity.footprint_credential import extract_footprint
 from identity.status import StatusListSource
@@ -51,10 +54,13 @@ class FetchResult:
     received: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     truncated: bool = False
+    #: Footprints whose credential we held and the provider has since revoked (now "Revoked").
+    revoked: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"agreementId": self.agreement_id, "transferProcessId": self.transfer_id, "providerId": self.provider,
-                "received": self.received, "rejected": self.rejected, "truncated": self.truncated}
+                "received": self.received, "rejected": self.rejected, "revoked": self.revoked,
+                "truncated": self.truncated}
 
 
 # -- pure ---------------------------------------------------------------------------------
@@ -66,6 +72,16 @@ def judge(report: FileReport, expected_issuer: str) -> str | None:
     if not failed and not report.valid:
         failed.append("no check could be completed")
     return "; ".join(failed) or None
+
+
+def revoked_only(report: FileReport, expected_issuer: str) -> bool:
+    """A genuine credential of the agreement's provider whose one failing check is the status:
+    its issuer revoked it (a list that could not be read does not count)."""
+    return (report.revoked and report.issuer == expected_issuer
+            and all(c.ok is not False for c in report.checks if c.name != "status"))
+
+
+REVOKED_STATUS = "Revoked"
 
 
 def label(item: Any) -> str:
@@ -138,15 +154,19 @@ class FootprintFetcher:
         verifier = self.verification.verifier()
         good: dict[str, dict[str, Any]] = {}
         bad: list[tuple[dict[str, Any], str]] = []
+        revoked: list[dict[str, Any]] = []
         for item in items:
             if not isinstance(item, dict):
                 bad.append(({"value": item}, "not a JSON object"))
                 continue
-            reason = judge(await verifier.verify(item, name=label(item)), agreement.assigner)
+            report = await verifier.verify(item, name=label(item))
+            reason = judge(report, agreement.assigner)
             if reason is None:
                 good[label(item)] = item
             else:
                 bad.append((item, reason))
+                if revoked_only(report, agreement.assigner):
+                    revoked.append(item)
         log = AuditLog(self.store)
         if good:
             await log.record_footprints(RECEIVED_KIND, agreement.id, list(good.values()),
@@ -155,6 +175,9 @@ class FootprintFetcher:
         if bad:
             await log.record_rejected(agreement.id, bad, transfer_id=edr.transfer_id, counter_party=agreement.assigner)
             result.rejected = [{"id": label(item), "reason": reason} for item, reason in bad]
+        for item in revoked:  # the very credential we keep, revoked since: say so in the store
+            if await self.store.footprints.set_status(RECEIVED, label(item), credential_sha256(item), REVOKED_STATUS):
+                result.revoked.append(label(item))
         return result
 
     async def _download(self, edr: Edr, result: FetchResult) -> list[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from .leases import Db
 from .query import QuerySpec, apply_query, field_map
@@ -33,6 +33,14 @@ class FootprintRepository:
             set_={k: v for k, v in values.items() if k not in ("direction", "id")},
             where=footprints.c.version <= ins.excluded.version,
         )
+        async with self._db.write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def set_status(self, direction: str, footprint_id: str, sha256: str, status: str) -> bool:
+        """Change the status of the stored footprint, only if it is still exactly the credential
+        ``sha256`` names (a newer one stored meanwhile keeps its own status)."""
+        stmt = (update(footprints).where(footprints.c.direction == direction, footprints.c.id == footprint_id,
+                                         footprints.c.sha256 == sha256).values(status=status))
         async with self._db.write() as conn:
             return (await conn.execute(stmt)).rowcount == 1
 

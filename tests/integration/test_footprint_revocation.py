@@ -3,8 +3,9 @@
 JP publishes footprints whose credentials carry a revocation entry in JP's status list (served
 by JP's connector, signed by JP's DID key); TW fetches and verifies them, status included.
 JP revokes one through its Management API: JP's status list shows it at once, TW's next fetch
-(after the list's one-second ttl) rejects that credential as revoked and keeps the others, the
-auditor's `kakehashi verify` reports it revoked, and the same version cannot be published again.
+(after the list's one-second ttl) rejects that credential as revoked, marks the copy it kept
+`Revoked` and keeps the others, the auditor's `kakehashi verify` reports it revoked, and the
+same version cannot be published again.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ async def test_a_revoked_footprint_is_refused_by_the_buyer_and_the_auditor(spawn
     assert sorted(second["received"]) == sorted(fp["id"] for fp in FOOTPRINTS if fp["id"] != target), second
     assert [r["id"] for r in second["rejected"]] == [target], second
     assert "revocation bit" in second["rejected"][0]["reason"], second
+    assert second["revoked"] == [target], "the copy TW kept is marked, not silently relied on"
+    kept = await mc.call("GET", f"/footprints/{target}?direction=received")
+    assert kept["status"] == "Revoked" and kept["credential"]["credentialStatus"] == entry
+    others = await mc.call("GET", f"/footprints/{FOOTPRINTS[0]['id']}?direction=received")
+    assert others["status"] == "Active"
 
     # The auditor's verdict, online against JP's list.
     vc = tmp_path / "revoked.json"

@@ -11,7 +11,7 @@ import pytest
 
 from connector.dataplane import ErrorKind, PactError
 from connector.delivery.catenax_view import newest
-from connector.delivery.consumer import judge, label, pick_edr
+from connector.delivery.consumer import judge, label, pick_edr, revoked_only
 from connector.delivery.edr_access import asset_footprint_ids, principal_for, refusal
 from connector.delivery.publishing import PublishError, footprints_of, prepare
 from connector.delivery.recording import SERVED, delivered_items, delivery_payload, footprint_refs
@@ -84,6 +84,15 @@ def test_judge_keeps_only_all_good_from_the_provider() -> None:
     assert "proof: signature does not verify" in reason and "trust: not trusted" in reason
     none_run = FileReport("x", [CheckResult("proof", None)], issuer=DID)
     assert judge(none_run, DID) == "no check could be completed"
+
+
+def test_revoked_only_is_a_genuine_credential_of_the_provider_with_its_bit_set() -> None:
+    revoked = replace(_report(DID, status="revocation bit 7 is set"), revoked=True)
+    assert revoked_only(revoked, DID)
+    assert not revoked_only(replace(revoked, issuer="did:web:other.example"), DID)
+    assert not revoked_only(_report(DID, status="cannot fetch status list"), DID)  # unreadable list: not revoked
+    tampered = replace(_report(DID, status="revocation bit 7 is set", proof="signature does not verify"), revoked=True)
+    assert not revoked_only(tampered, DID)
 
 
 def test_pick_edr_prefers_live_newest_with_token() -> None:

@@ -218,6 +218,11 @@ async def test_footprints_keep_the_newest_version(store: Store) -> None:
     assert await store.footprints.count("RECEIVED") == 6
     with pytest.raises(ValueError):
         await store.footprints.save(replace(fp("x", 1), direction="SIDEWAYS"))
+    # a status change applies only to the very credential named by its digest
+    assert await store.footprints.set_status("RECEIVED", "fp-2", "0" * 64, "Revoked") is True
+    assert await store.footprints.set_status("RECEIVED", "fp-3", "1" * 64, "Revoked") is False
+    assert await store.footprints.set_status("PUBLISHED", "fp-3", "0" * 64, "Revoked") is False
+    assert [f.status for f in await store.footprints.page("RECEIVED", limit=3)] == ["Active", "Revoked", "Active"]
 
 
 async def test_replay_cache(store: Store, replica: Store, clock: FakeClock) -> None:
