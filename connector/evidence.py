@@ -172,7 +172,13 @@ async def _collect(store: StoreProtocol, agreement_id: str) -> _Collected:
             sha = ref.get("sha256")
             if sha in credentials:
                 continue
-            stored = await store.footprints.get(DELIVERY_KINDS[entry.kind], str(ref.get("id")))
+            direction = DELIVERY_KINDS[entry.kind]
+            stored = await store.footprints.get(direction, str(ref.get("id")))
+            if stored is None or credential_sha256(stored.credential) != sha:
+                # replaced by a newer version or deleted since: the archive keeps it by digest
+                archived = await store.footprints.archived(direction, str(sha))
+                if archived is not None and credential_sha256(archived.credential) == sha:
+                    stored = archived
             if stored is None:
                 missing.append({"seq": entry.seq, "footprintId": ref.get("id"), "sha256": sha,
                                 "reason": "no longer in the footprint store"})

@@ -1,14 +1,21 @@
-"""Footprints we publish and footprints we received (after verification) from partners."""
+"""Footprints we publish and footprints we received (after verification) from partners.
+
+One row per direction and id holds the newest credential. A credential that a newer version
+replaces, or that is deleted, moves to ``footprint_archive`` in the same transaction, keyed by
+its digest: the audit log names delivered credentials by sha256, and an evidence export must
+still find the one that was delivered (:meth:`FootprintRepository.archived`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
 
 from .leases import Db
 from .query import QuerySpec, apply_query, field_map
-from .records import Footprint
+from .records import Footprint, utcnow
 from .rows import to_record, upsert_insert, values_of
-from .tables import footprints
+from .tables import footprint_archive, footprints
 
 PUBLISHED, RECEIVED = "PUBLISHED", "RECEIVED"
 
@@ -34,7 +41,36 @@ class FootprintRepository:
             where=footprints.c.version <= ins.excluded.version,
         )
         async with self._db.write() as conn:
+            await conn.execute(self._archive_replaced(), {"k_direction": fp.direction, "k_id": fp.id,
+                                                          "k_sha256": fp.sha256, "k_version": fp.version,
+                                                          "k_now": utcnow()})
             return (await conn.execute(stmt)).rowcount == 1
+
+    def _archive_replaced(self) -> Any:
+        """The stored credential that a save of another one at the same or a newer version replaces."""
+        f = footprints
+        return self._archive_insert(f.c.direction == bindparam("k_direction"), f.c.id == bindparam("k_id"),
+                                    f.c.sha256 != bindparam("k_sha256"), f.c.version <= bindparam("k_version"))
+
+    def _archive_insert(self, *where: Any) -> Any:
+        a, f = footprint_archive, footprints
+        rows = select(f.c.direction, f.c.sha256, f.c.id, f.c.version, f.c.credential,
+                      bindparam("k_now", type_=a.c.archived_at.type)).where(*where)
+        return (upsert_insert(self._db.dialect, a)
+                .from_select(["direction", "sha256", "id", "version", "credential", "archived_at"], rows)
+                .on_conflict_do_nothing())
+
+    async def archived(self, direction: str, sha256: str) -> Footprint | None:
+        """A credential that was replaced or deleted, by its digest (as a record with that
+        credential; ``status`` "Archived", ``updated_at`` when it was archived)."""
+        a = footprint_archive
+        stmt = select(a).where(a.c.direction == direction, a.c.sha256 == sha256)
+        async with self._db.read() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return Footprint(id=row.id, direction=row.direction, version=row.version, credential=row.credential,
+                         sha256=row.sha256, status="Archived", updated_at=row.archived_at)
 
     async def set_status(self, direction: str, footprint_id: str, sha256: str, status: str) -> bool:
         """Change the status of the stored footprint, only if it is still exactly the credential
@@ -69,9 +105,10 @@ class FootprintRepository:
             return int((await conn.execute(stmt)).scalar_one())
 
     async def delete(self, direction: str, footprint_id: str) -> bool:
-        stmt = delete(footprints).where(footprints.c.direction == direction, footprints.c.id == footprint_id)
+        where = (footprints.c.direction == direction, footprints.c.id == footprint_id)
         async with self._db.write() as conn:
-            return (await conn.execute(stmt)).rowcount == 1
+            await conn.execute(self._archive_insert(*where), {"k_now": utcnow()})
+            return (await conn.execute(delete(footprints).where(*where))).rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[Footprint]:
         stmt = apply_query(select(footprints), footprints, spec, self._fields)

@@ -176,6 +176,20 @@ footprint_status = Table(
     UniqueConstraint("footprint_id", "version"),
 )
 
+#: Credentials that were replaced by a newer version or deleted from ``footprints``, by digest:
+#: an audit-log entry names a credential by its sha256, so evidence can still be exported
+#: for a delivery after the footprint moved on.
+footprint_archive = Table(
+    "footprint_archive",
+    metadata,
+    Column("direction", String(16), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("credential", JsonDoc, nullable=False),
+    Column("archived_at", UtcDateTime, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -259,11 +259,20 @@ async def test_export_refuses_what_it_cannot_back(world: sc.Scenario, bundle: Pa
         await export_bundle(world.store, "urn:uuid:nope", tmp_path / "x", **kwargs)
     with pytest.raises(EvidenceError, match="exists and is not an empty directory"):
         await export_bundle(world.store, sc.AGREEMENT_JP, bundle, **kwargs)
-    # A newer version of a delivered footprint replaced the stored credential: export says which.
+    # A newer version of a delivered footprint replaced the stored credential: the one delivered
+    # under the agreement comes from the archive, and the bundle still verifies.
     newer = dict(world.jp_credentials[0]["credentialSubject"]["productFootprint"], version=2)
     from connector.audit import RECEIVED_KIND, AuditLog
 
     await AuditLog(world.store).record_footprints(RECEIVED_KIND, sc.AGREEMENT_TW, [sc.jp_credential(newer, world.jp_key, 5)])
+    manifest = await export_bundle(world.store, sc.AGREEMENT_JP, tmp_path / "v", **kwargs)
+    assert len(manifest["credentials"]) == 3 and manifest["missing"] == []
+    assert (await verify_bundle(tmp_path / "v")).valid
+    # Gone from the archive too (say, a store restored from an older backup): export says which.
+    from connector.store.tables import footprint_archive
+
+    async with world.store._db.write() as conn:  # noqa: SLF001 - test-only loss of the archive
+        await conn.execute(footprint_archive.delete())
     with pytest.raises(EvidenceError, match=r"seq 3 footprint .*: the store now holds another credential for it \(version 2\)"):
         await export_bundle(world.store, sc.AGREEMENT_JP, tmp_path / "y", **kwargs)
     manifest = await export_bundle(world.store, sc.AGREEMENT_JP, tmp_path / "z", allow_missing=True, **kwargs)

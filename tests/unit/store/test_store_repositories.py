@@ -286,3 +286,26 @@ async def test_timestamps_are_utc_and_naive_ones_refused(store: Store) -> None:
     assert n.due_at == due and n.due_at.tzinfo == UTC  # type: ignore[union-attr]
     with pytest.raises(Exception, match="naive"):
         await store.negotiations.create(negotiation(due_at=datetime(2025, 1, 1)))
+
+
+async def test_replaced_and_deleted_credentials_stay_findable_by_digest(store: Store) -> None:
+    def fp(version: int, direction: str = "PUBLISHED") -> Footprint:
+        return Footprint(id="fp-a", direction=direction, version=version, credential={"v": version},
+                         sha256=f"{version:064d}", status="Active")
+
+    await store.footprints.save(fp(1))
+    assert await store.footprints.archived("PUBLISHED", fp(1).sha256) is None  # still the stored one
+    await store.footprints.save(fp(1))  # the same credential again: nothing to archive
+    assert await store.footprints.archived("PUBLISHED", fp(1).sha256) is None
+    await store.footprints.save(fp(2))
+    old = await store.footprints.archived("PUBLISHED", fp(1).sha256)
+    assert old is not None and old.credential == {"v": 1} and old.version == 1 and old.status == "Archived"
+    assert await store.footprints.save(fp(1)) is False  # an older one is refused: the archive is untouched
+    assert await store.footprints.archived("PUBLISHED", fp(2).sha256) is None
+    assert await store.footprints.archived("RECEIVED", fp(1).sha256) is None  # per direction
+    assert await store.footprints.delete("PUBLISHED", "fp-a") is True
+    gone = await store.footprints.archived("PUBLISHED", fp(2).sha256)
+    assert gone is not None and gone.credential == {"v": 2}
+    await store.footprints.save(fp(3))
+    await store.footprints.save(fp(4))  # archive rows are written once per digest, never rewritten
+    assert (await store.footprints.archived("PUBLISHED", fp(3).sha256)).credential == {"v": 3}  # type: ignore[union-attr]
