@@ -6,7 +6,8 @@ and `kakehashi run` processes), then drives both connectors only through their M
 APIs, as a company's application would: discovery, DCP, catalog, negotiation under the
 cross-border PCF policy, transfer, fetch of signed footprints with verification, in both
 directions. It ends with a summary table and an evidence bundle per agreement that is
-verified offline. Any failed step stops the demo with its reason and exit code 1.
+verified offline, and then JP revokes one footprint: TW's next fetch refuses it (JP's status
+list) and marks its copy Revoked. Any failed step stops the demo with its reason and exit code 1.
 
 This module also registers the `topology` and `connectathon` sub-commands: connector/cli.py's
 COMMAND_MODULES lists this module, so sub-commands of the demo's family are registered here.
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,9 @@ from .topology import Launcher, Node, StopOnSignal, Topology, TopologyError, gen
 DATA_SPACES = ("ouranos-jp", "taiwan-tw")
 RETENTION_DAYS = 365
 FOOTPRINT_ROUTES = "/footprints"
+#: Status lists (the authorities' and the connectors') may be cached for 1 s in the demo, so the
+#: revocation step waits about a second for the buyer to see it (5 s in a `topology init`).
+DEMO_STATUS_TTL_MS = 1_000
 
 
 class DemoFailed(Exception):
@@ -70,6 +74,7 @@ class Exchange:
     verified: int = 0
     evidence: str = ""
     evidence_valid: bool = False
+    revoked: list[str] = field(default_factory=list)  # revoked by the supplier after the exchange
 
 
 @dataclass
@@ -240,6 +245,35 @@ async def exchange(progress: Progress, session: aiohttp.ClientSession, provider:
     return ex
 
 
+async def revoke_one(session: aiohttp.ClientSession, provider: Node, consumer: Node, ex: Exchange,
+                     wait: float) -> str:
+    """The supplier revokes the last footprint it published; once the buyer's cached copy of the
+    supplier's status list is older than its ttl (``wait``), the buyer fetches again: that one
+    must be refused for its revocation bit and marked Revoked, the others received again."""
+    supplier = ManagementClient(session, provider.management, provider.secret)
+    buyer = ManagementClient(session, consumer.management, consumer.secret)
+    target = ex.published[-1]
+    answer = await supplier.call("POST", f"{FOOTPRINT_ROUTES}/{target['id']}/revoke", {})
+    revoked = answer.get("revoked") if isinstance(answer, dict) else None
+    if not revoked:
+        raise DemoFailed(f"revoking {target['id']} answered {answer!r}")
+    await asyncio.sleep(wait)
+    fetched = await buyer.call("POST", FOOTPRINT_ROUTES + "/fetch", {"transferProcessId": ex.transfer_id})
+    if not isinstance(fetched, dict):
+        raise DemoFailed(f"footprint fetch answered {type(fetched).__name__}, not a summary object")
+    refused = {str(r.get("id")): str(r.get("reason", "")) for r in fetched.get("rejected") or [] if isinstance(r, dict)}
+    if "revocation bit" not in refused.get(target["id"], ""):
+        raise DemoFailed(f"the buyer did not refuse the revoked footprint {target['id']}: {fetched!r}")
+    if fetched.get("revoked") != [target["id"]] or len(_ids(fetched.get("received"))) != len(ex.published) - 1:
+        raise DemoFailed(f"expected only {target['id']} revoked and the others received again: {fetched!r}")
+    kept = await buyer.call("GET", f"{FOOTPRINT_ROUTES}/{target['id']}?direction=received")
+    if not isinstance(kept, dict) or kept.get("status") != "Revoked":
+        raise DemoFailed(f"the buyer's copy of {target['id']} is not marked Revoked: {kept!r}")
+    ex.revoked = [target["id"]]
+    return (f"{target['product']} ({target['id'][:8]}…): bit {revoked[0].get('statusListIndex')} of "
+            f"{revoked[0].get('statusListCredential')}; refused by the buyer, its copy marked Revoked")
+
+
 # -- evidence ------------------------------------------------------------------------------------
 async def export_and_verify(node: Node, agreement_id: str, out: Path) -> tuple[bool, str]:
     """Export the buyer's evidence bundle for the agreement, then verify it offline."""
@@ -291,7 +325,8 @@ async def run_demo(folder: Path, *, evidence_dir: Path | None = None, out: Calla
     try:
         with progress.step("generate the topology: 2 authorities, 2 connectors, keys, did:web, "
                            "membership credentials, trust lists (JP <-> TW recognition)") as s:
-            topology: Topology = generate(jp_tw_spec(), folder / "topology", free_ports=True)
+            spec = replace(jp_tw_spec(), status_ttl_ms=DEMO_STATUS_TTL_MS)
+            topology: Topology = generate(spec, folder / "topology", free_ports=True)
             s.detail = ", ".join(f"{n.id} {n.url}" for n in topology.nodes)
         jp, tw = topology.node("jp-connector"), topology.node("tw-connector")
 
@@ -334,6 +369,11 @@ async def run_demo(folder: Path, *, evidence_dir: Path | None = None, out: Calla
                 ex.evidence = str(target)
                 if not ex.evidence_valid:
                     raise DemoFailed(f"evidence bundle {target} does not verify: {s.detail}")
+        first = report.exchanges[0]
+        with progress.step(f"{first.direction}: {jp.name} revokes one footprint; {tw.name}'s next fetch "
+                           "refuses it (JP's status list) and marks its copy Revoked") as s:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+                s.detail = await revoke_one(session, jp, tw, first, wait=DEMO_STATUS_TTL_MS / 1000 + 0.3)
         report.ok = True
     except DemoFailed as exc:
         report.failure = str(exc)
@@ -353,8 +393,8 @@ def summary_tables(report: DemoReport) -> str:
     out = [render_table(["direction", "supplier", "buyer", "agreement", "negotiation", "transfer", "verified",
                          "rejected", "evidence"], rows, max_width=46)]
     items = [[ex.direction, p["product"], p["id"][:8] + "…", "GxD" if p["gxd"] else "",
-              "verified" if p["id"] in ex.received else "rejected" if any(r.get("id") == p["id"] for r in ex.rejected)
-              else "not received"]
+              ("verified, then revoked" if p["id"] in ex.revoked else "verified") if p["id"] in ex.received
+              else "rejected" if any(r.get("id") == p["id"] for r in ex.rejected) else "not received"]
              for ex in report.exchanges for p in ex.published]
     if items:
         out.append(render_table(["direction", "product", "footprint", "ext.", "buyer's check"], items))

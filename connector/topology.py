@@ -370,7 +370,8 @@ def generate(spec: TopologySpec, directory: str | os.PathLike[str], *, free_port
             "name": c.name, "participant_id": did, "data_space": c.data_space, "host": spec.host, "port": port,
             "public_url": url, "database": database, "key_file": identity.key_file.name, "api_key": api_key,
             "trust_file": TRUST_FILE, "credential_files": [p.name for p in identity.credential_files],
-            "allow_http_loopback": True, "replica_id": f"{c.id}-1", "log_level": spec.log_level})
+            "allow_http_loopback": True, "replica_id": f"{c.id}-1", "log_level": spec.log_level,
+            "footprint_status_ttl": max(1, spec.status_ttl_ms // 1000)})
         nodes.append(Node(c.id, "connector", c.name, c.data_space, did, url, config, folder / f"{c.id}.log",
                           api_key, database))
         for r in range(2, c.replicas + 1):

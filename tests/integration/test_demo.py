@@ -41,8 +41,12 @@ async def test_demo_exchanges_verified_footprints_both_ways(tmp_path: Path) -> N
     jp = report.exchanges[0]
     assert any(p["gxd"] for p in jp.published) and any("電池" in p["product"] for p in jp.published)
 
+    assert len(jp.revoked) == 1 and jp.revoked[0] == jp.published[-1]["id"]  # the revocation step
+    assert report.steps[-1].ok and "marks its copy Revoked" in report.steps[-1].title
+
     table = summary_tables(report)
     assert "FINALIZED" in table and report.exchanges[0].agreement_id in table
+    assert table.count("verified, then revoked") == 1
     assert any("[ 3]" in line and "discovery" in line for line in lines)
     assert report.to_json()["exchanges"][1]["direction"] == "TW→JP"
 
