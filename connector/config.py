@@ -152,7 +152,8 @@ class Settings(BaseModel):
     pact_clients: tuple[PactClient, ...] = Field(default=(), description="Direct PACT partners ([[connector.pact_clients]])")
     footprint_status: bool = Field(
         default=True, description="Give each published footprint credential a revocation entry in our status list "
-        "(served at /status/footprints/N), so it can be revoked through the Management API")
+        "(served at /status/footprints/N), so it can be revoked through the Management API; the lists "
+        "stay served when this is turned off, for the credentials published before")
     footprint_status_ttl: int = Field(
         default=300, ge=1, le=86_400, description="Seconds verifiers may cache our status list (its ttl)")
 

@@ -135,9 +135,9 @@ def create_public_api(root: web.Application, settings: Settings) -> web.Applicat
     add_catenax_routes(pact)
     root[SIGNER] = signer
     _serve_did_document(root, settings, key)
-    if settings.footprint_status:
-        mount_status_lists(root, FootprintStatusLists(key, settings.participant_id, signer.vm, settings.base_url,
-                                                      ttl_seconds=settings.footprint_status_ttl))
+    # Served even with footprint_status off: credentials published before still point here.
+    mount_status_lists(root, FootprintStatusLists(key, settings.participant_id, signer.vm, settings.base_url,
+                                                  ttl_seconds=settings.footprint_status_ttl))
     return pact
 
 

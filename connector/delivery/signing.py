@@ -46,15 +46,14 @@ class FootprintSigner:
         return (_rebuild, (self.key.key_type, self.key.secret_raw(), self.did, self.suite, self._remember))
 
     def sign(self, footprint: dict[str, Any], credential_status: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A fresh credential for ``footprint`` (issuer: our DID, proof: our DID key). Without
-        ``credential_status``, the revocation entry of our stored credential for the same
-        footprint id, if :meth:`unwrap` saw one: a v3 rendering is revoked with it."""
-        if credential_status is None:
-            credential_status = self._stored_status(footprint)
+        """A fresh credential for ``footprint`` (issuer: our DID, proof: our DID key), with
+        ``credential_status`` as its revocation entry when given."""
         return sign_footprint(footprint, self.key, did=self.did, suite=self.suite, verification_method=self.vm,
                               credential_status=credential_status)
 
     def _stored_status(self, footprint: dict[str, Any]) -> dict[str, Any] | None:
+        """The revocation entry of our stored credential for this footprint id, if :meth:`unwrap`
+        saw one: a rendering signed on the fly (v3) is revoked together with it."""
         known = self._known.get(str(footprint.get("id")))
         status = known[1].get("credentialStatus") if known is not None else None
         return status if isinstance(status, dict) else None
@@ -92,7 +91,7 @@ class FootprintSigner:
 
     def __call__(self, footprint: dict[str, Any]) -> dict[str, Any]:
         known = self._known_credential(footprint)
-        return known if known is not None else self.sign(footprint)
+        return known if known is not None else self.sign(footprint, self._stored_status(footprint))
 
     def known_rendering(self, footprint: dict[str, Any]) -> bytes | None:
         """Our stored credential for ``footprint``, serialised, if :meth:`unwrap` saw one."""

@@ -75,7 +75,7 @@ async def serve_status_list(request: web.Request) -> web.Response:
     from connector.app import CONTROL_PLANE
 
     raw = request.match_info["listId"]
-    list_id = int(raw) if raw.isdigit() and len(raw) <= 9 else None
+    list_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None  # not "²"
     credential = None
     if list_id is not None:
         credential = await request.app[STATUS_LISTS].credential(request.app[CONTROL_PLANE].store, list_id)

@@ -58,7 +58,7 @@ async def test_a_revoked_footprint_is_refused_by_the_buyer_and_the_auditor(spawn
     # The list is public (a verifier must be able to check what it was handed); unknown lists are 404.
     status, listed = await _public_get(http, entry["statusListCredential"])
     assert status == 200 and listed["issuer"] == jp.participant_id and listed["credentialSubject"]["ttl"] == 1000
-    for bad in ("2", "x", "99999999999"):
+    for bad in ("2", "x", "99999999999", "²", "-1"):
         status, _ = await _public_get(http, f"{jp.url}/status/footprints/{bad}")
         assert status == 404, bad
 

@@ -7,6 +7,7 @@ entry (the same one when published again) and refuses a version that was revoked
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -96,3 +97,18 @@ async def test_publish_gives_each_version_an_entry_and_refuses_a_revoked_one(sto
     await publish(store, FootprintSigner(KEY, DID), [plain])  # without a status base: no entry
     rec = await store.footprints.get("PUBLISHED", plain["id"])
     assert rec is not None and "credentialStatus" not in rec.credential
+
+
+async def test_a_rendering_signed_on_the_fly_carries_the_stored_entry(store: Store) -> None:
+    signer = FootprintSigner(KEY, DID)
+    footprint = make_footprints("jp", 1, seed=8)[0]
+    await publish(store, signer, [footprint], status_base=BASE)
+    stored = await store.footprints.get("PUBLISHED", footprint["id"])
+    assert stored is not None
+    entry = stored.credential["credentialStatus"]
+    assert "credentialStatus" not in signer.sign(footprint), "sign() adds only the entry it is given"
+    signer.unwrap(stored.credential)  # the host reads the stored credential first
+    other_rendering = {**footprint, "comment": "the same footprint in another data model"}
+    assert signer(other_rendering)["credentialStatus"] == entry
+    rendered = json.loads(signer.render(other_rendering))
+    assert rendered["credentialStatus"] == entry and rendered["proof"]["cryptosuite"] == "eddsa-jcs-2022"
