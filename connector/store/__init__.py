@@ -20,6 +20,7 @@ from .records import (
     Footprint,
     Negotiation,
     OutboxMessage,
+    PactRequest,
     StatusEntry,
     Transfer,
     utcnow,
@@ -28,6 +29,6 @@ from .records import (
 __all__ = [
     "DEFAULT_URL", "GENESIS_HASH", "Agreement", "AlreadyExists", "AuditEntry", "ChainBreak", "ConcurrentUpdate",
     "ContractDefinition", "Criterion", "Document", "Edr", "Footprint", "InvalidQuery", "Negotiation", "NotFound",
-    "OutboxMessage", "QuerySpec", "StatusEntry", "Store", "StoreError", "StoreProtocol", "Transfer", "backoff_delay",
+    "OutboxMessage", "PactRequest", "QuerySpec", "StatusEntry", "Store", "StoreError", "StoreProtocol", "Transfer", "backoff_delay",
     "criteria", "entry_hash", "open_store", "utcnow", "verify_chain",
 ]

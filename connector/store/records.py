@@ -173,3 +173,27 @@ class StatusEntry:
     version: int
     revoked: bool = False
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PactRequest:
+    """A PACT ``RequestCreated`` event we accepted and answer (with retries) until done.
+
+    ``scope`` lists the footprint ids the requester may read (None: all of them);
+    ``source`` is our events URL, the answer's CloudEvent ``source``.
+    """
+
+    id: str
+    partner: str  # client id of the PACT partner that sent the event and receives the answer
+    event_id: str  # the CloudEvent id
+    version: str  # PACT "2" or "3"
+    event: JsonObject  # the received CloudEvent, parsed
+    scope: list[str] | None = None
+    source: str
+    status: str = "PENDING"  # PENDING | ANSWERED | FAILED
+    attempts: int = 0
+    next_attempt_at: datetime = field(default_factory=utcnow)
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)

@@ -190,6 +190,30 @@ footprint_archive = Table(
     Column("archived_at", UtcDateTime, nullable=False),
 )
 
+#: PACT ``RequestCreated`` events we accepted and still owe (or owed) an answer: kept so an
+#: answer survives a restart between the HTTP 200 and its delivery. Unique per partner and
+#: event id, so a partner resending an event is not answered twice.
+pact_requests = Table(
+    "pact_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("partner", String(255), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("version", String(4), nullable=False),
+    Column("event", JsonDoc, nullable=False),
+    Column("scope", JsonDoc),
+    Column("source", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("lease_owner", String(255)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("partner", "event_id"),
+    Index("ix_pact_requests_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
