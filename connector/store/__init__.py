@@ -29,6 +29,6 @@ from .records import (
 __all__ = [
     "DEFAULT_URL", "GENESIS_HASH", "Agreement", "AlreadyExists", "AuditEntry", "ChainBreak", "ConcurrentUpdate",
     "ContractDefinition", "Criterion", "Document", "Edr", "Footprint", "InvalidQuery", "Negotiation", "NotFound",
-    "OutboxMessage", "PactRequest", "QuerySpec", "StatusEntry", "Store", "StoreError", "StoreProtocol", "Transfer", "backoff_delay",
-    "criteria", "entry_hash", "open_store", "utcnow", "verify_chain",
+    "OutboxMessage", "PactRequest", "QuerySpec", "StatusEntry", "Store", "StoreError", "StoreProtocol", "Transfer",
+    "backoff_delay", "criteria", "entry_hash", "open_store", "utcnow", "verify_chain",
 ]

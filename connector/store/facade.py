@@ -16,6 +16,7 @@ from .engine import BoundDatabase, Database
 from .footprints import FootprintRepository
 from .migrate import upgrade_to_head
 from .outbox import OutboxRepository
+from .pact_requests import PactRequestRepository
 from .processes import NegotiationRepository, TransferRepository
 from .records import utcnow
 from .replay import ReplayCache
@@ -40,6 +41,7 @@ class Store:
         self.outbox = OutboxRepository(db, clock)
         self.footprints = FootprintRepository(db)
         self.footprint_status = FootprintStatusRepository(db, clock)
+        self.pact_requests = PactRequestRepository(db, clock)
         self.audit = AuditRepository(db, clock)
         self.replay = ReplayCache(db, clock)
 

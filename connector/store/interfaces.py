@@ -24,6 +24,7 @@ from .records import (
     JsonObject,
     Negotiation,
     OutboxMessage,
+    PactRequest,
     StatusEntry,
     Transfer,
 )
@@ -125,6 +126,17 @@ class FootprintStatusStore(Protocol):
     async def revision(self, list_id: int) -> tuple[int, datetime | None]: ...
 
 
+class PactRequestStore(Protocol):
+    async def add(self, request: PactRequest, *, claim_for: str | None = None,
+                  lease_seconds: float = ...) -> tuple[PactRequest, bool]: ...
+    async def get(self, request_id: str) -> PactRequest | None: ...
+    async def lease_due(self, owner: str, limit: int, lease_seconds: float) -> list[PactRequest]: ...
+    async def answered(self, request_id: str, owner: str) -> bool: ...
+    async def retry_later(self, request_id: str, owner: str, error: str, at: datetime) -> bool: ...
+    async def give_up(self, request_id: str, owner: str, error: str) -> bool: ...
+    async def purge_answered(self, older_than: datetime) -> int: ...
+
+
 class AuditStore(Protocol):
     async def append(self, kind: str, payload: JsonObject) -> AuditEntry: ...
     async def head(self) -> AuditEntry | None: ...
@@ -154,6 +166,7 @@ class StoreProtocol(Protocol):
     outbox: OutboxStore
     footprints: FootprintStore
     footprint_status: FootprintStatusStore
+    pact_requests: PactRequestStore
     audit: AuditStore
     replay: ReplayStore
 

@@ -14,6 +14,7 @@ from connector.store.edrs import EdrRepository
 from connector.store.facade import Store
 from connector.store.footprints import FootprintRepository
 from connector.store.outbox import OutboxRepository
+from connector.store.pact_requests import PactRequestRepository
 from connector.store.processes import NegotiationRepository
 from connector.store.replay import ReplayCache
 from connector.store.status_entries import FootprintStatusRepository
@@ -27,6 +28,7 @@ PAIRS = [
     (interfaces.OutboxStore, OutboxRepository),
     (interfaces.FootprintStore, FootprintRepository),
     (interfaces.FootprintStatusStore, FootprintStatusRepository),
+    (interfaces.PactRequestStore, PactRequestRepository),
     (interfaces.AuditStore, AuditRepository),
     (interfaces.ReplayStore, ReplayCache),
 ]
