@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.store import Negotiation, OutboxMessage, Transfer
+from connector.store import Negotiation, OutboxMessage, PactRequest, Transfer
 
 
 @dataclass
@@ -48,4 +48,14 @@ def message(process_id: str, n: int, *, at: datetime) -> OutboxMessage:
     return OutboxMessage(
         id=f"{process_id}/msg-{n}", process_id=process_id, target_url="http://127.0.0.1:1/dsp/negotiations",
         payload={"@type": "ContractRequestMessage", "n": n}, next_attempt_at=at, created_at=at,
+    )
+
+
+def pact_request(event_id: str, *, partner: str = "tw-client", at: datetime, **kw: Any) -> PactRequest:
+    event = {"specversion": "1.0", "id": event_id, "source": f"https://{partner}.example/events",
+             "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3", "data": {"productId": ["urn:gtin:1"]}}
+    return PactRequest(
+        id=kw.pop("id", None) or str(uuid.uuid4()), partner=partner, event_id=event_id, version=kw.pop("version", "3"),
+        event=event, source="https://jp.example/pact/3/events", next_attempt_at=kw.pop("next_attempt_at", at),
+        created_at=at, **kw,
     )
