@@ -4,7 +4,7 @@ and signed delivery. See :func:`create_pact_app`."""
 from .auth import ChainedAuth, ClientCredentialsAuth, EdrAuth, PactAuth, Principal
 from .delivery import EventSender, Partner, StaticPartners
 from .errors import ErrorKind, PactError
-from .pact_app import PACT_HOST, EventHandler, PactHost, create_pact_app
+from .pact_app import PACT_HOST, EventHandler, PactHost, PendingRequest, RequestLog, create_pact_app
 from .signing import CredentialRenderer, DetachedJws, Signer
 from .source import FootprintSource, InMemoryFootprintSource, StoreFootprintSource
 
@@ -24,7 +24,9 @@ __all__ = [
     "PactError",
     "PactHost",
     "Partner",
+    "PendingRequest",
     "Principal",
+    "RequestLog",
     "Signer",
     "StaticPartners",
     "StoreFootprintSource",

@@ -27,6 +27,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -80,6 +81,35 @@ class EventHandler(Protocol):
     async def handle(self, event: PactEvent, principal: Principal) -> None: ...
 
 
+@dataclass(frozen=True)
+class PendingRequest:
+    """A RequestCreated event accepted earlier and not answered yet (e.g. before a restart)."""
+
+    handle: str
+    event: PactEvent
+    principal: Principal
+    partner: Partner
+    source: str
+
+
+class RequestLog(Protocol):
+    """Where accepted RequestCreated events are kept until they are answered. A durable one
+    (the connector's store) makes the 200 we return a promise that survives a restart."""
+
+    async def accepted(self, event: PactEvent, principal: Principal, partner: Partner, source: str) -> str | None:
+        """Record the event before it is acknowledged; a handle for :meth:`outcome`, or None
+        when this very event (same partner, same id) was accepted before: it is answered once."""
+        ...
+
+    async def outcome(self, handle: str, result: DeliveryResult) -> None:
+        """The answer was delivered, or the delivery failed (to be retried later or given up)."""
+        ...
+
+    async def due(self) -> list[PendingRequest]:
+        """Requests to answer now: left by a restart, or whose retry time has come."""
+        ...
+
+
 Mapper = Callable[[Footprint], Footprint]
 
 
@@ -117,8 +147,11 @@ class PactHost:
         sign_workers: int = 2,
         page_cache_bytes: int = 16 * 1024 * 1024,
         page_cache_size: int = 1_000,
+        requests: RequestLog | None = None,
+        resume_interval: float = 2.0,
     ) -> None:
         self.source, self.auth, self.events = source, auth, events
+        self.requests, self._resume_interval = requests, resume_interval
         self.partners = partners or StaticPartners()
         self.renderer = (
             CredentialRenderer(signer, maxsize=vc_cache_size, cache=vc_cache_size > 0, max_bytes=vc_cache_bytes,
@@ -166,6 +199,8 @@ class PactHost:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=5))
         attempts, delay = self._delivery
         self.sender = EventSender(self._session, attempts=attempts, base_delay=delay)
+        if self.requests is not None:
+            self.spawn(self._resume())
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -439,6 +474,37 @@ class PactHost:
 
     # ---- events out ------------------------------------------------------------------
 
+    async def answer(self, event: PactEvent, principal: Principal, partner: Partner, source: str,
+                     handle: str | None = None) -> DeliveryResult:
+        """`answer_request`, then tell the request log how it went (when the event is in one)."""
+        try:
+            result = await self.answer_request(event, principal, partner, source)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # finding the footprints failed: retried from the log, if any
+            log.exception("answering %s event %s failed", event.kind.value, event.id)
+            result = DeliveryResult(partner.name, event.id, False, 0, None, f"local error: {type(exc).__name__}")
+        if handle is not None and self.requests is not None:
+            try:
+                await self.requests.outcome(handle, result)
+            except Exception:  # noqa: BLE001 - the row stays leased; it is retried when the lease ends
+                log.exception("could not record the outcome of request %s", handle)
+        return result
+
+    async def _resume(self) -> None:
+        """Answer what the request log holds: what a restart left, and retries that are due."""
+        assert self.requests is not None
+        while True:
+            try:
+                for pending in await self.requests.due():
+                    self.spawn(self.answer(pending.event, pending.principal, pending.partner, pending.source,
+                                           pending.handle))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store is not ready yet, or hiccuped: try again next round
+                log.warning("could not read pending PACT requests; retrying", exc_info=True)
+            await asyncio.sleep(self._resume_interval)
+
     async def answer_request(self, event: PactEvent, principal: Principal, partner: Partner, source: str) -> DeliveryResult:
         """Find what a RequestCreated event asks for and send Fulfilled or Rejected."""
         version = event.version
@@ -626,7 +692,14 @@ def _routes(version: ApiVersion) -> list[web.RouteDef]:
             if host.events is not None:
                 await host.events.handle(event, principal)
             source = f"{host.base_url(request, f'/{version}/events')}/{version}/events"
-            host.spawn(host.answer_request(event, principal, partner, source))
+            handle = None
+            if host.requests is not None:  # kept before the 200, so the answer survives a restart
+                handle = await host.requests.accepted(event, principal, partner, source)
+                if handle is None:
+                    log.info("RequestCreated %s from %s again: already accepted, answered once",
+                             event.id, principal.subject)
+                    return web.Response(status=200)
+            host.spawn(host.answer(event, principal, partner, source, handle))
         elif host.events is not None:
             await host.events.handle(event, principal)
         else:
@@ -668,6 +741,8 @@ def create_pact_app(
     sign_workers: int = 2,
     page_cache_bytes: int = 16 * 1024 * 1024,
     page_cache_size: int = 1_000,
+    requests: RequestLog | None = None,
+    resume_interval: float = 2.0,
 ) -> web.Application:
     """A PACT v2.3 + v3.0 host, mountable (``app.add_subapp('/api/pact', ...)``) or standalone.
 
@@ -684,7 +759,9 @@ def create_pact_app(
     ``page_cache_bytes``/``page_cache_size`` bound the cache of whole ``ListFootprints``
     bodies (with their digests), keyed by the page's footprint ids and stored versions and
     the rendering; 0 turns it off. Pages are cached only in renderings whose items are
-    cached anyway (never when signing on the fly).
+    cached anyway (never when signing on the fly). ``requests`` keeps accepted
+    ``RequestCreated`` events until answered (checked for due ones every ``resume_interval``
+    seconds); without it answers live in memory only.
     """
     if not base_url_from_request and not public_base_url:
         raise ValueError("public_base_url is required when base_url_from_request is False")
@@ -711,6 +788,8 @@ def create_pact_app(
         sign_workers=sign_workers,
         page_cache_bytes=page_cache_bytes,
         page_cache_size=page_cache_size,
+        requests=requests,
+        resume_interval=resume_interval,
     )
     app = web.Application(middlewares=[_errors])
     app[PACT_HOST] = host

@@ -11,7 +11,8 @@ DataAddress. Behind it:
 - the Catena-X CX-0136 view (:mod:`.catenax_view`);
 - a ``footprint.delivered`` audit entry for every footprint response (:mod:`.recording`);
 - PACT events with direct partners (:mod:`.partner_events`): their ``RequestCreated`` is
-  answered on their ``/2|3/events``, and ``Published`` goes to subscribers when we publish;
+  kept in the store until answered on their ``/2|3/events`` (:mod:`.pact_requests`), and
+  ``Published`` goes to subscribers when we publish;
 - our revocation status lists for published footprint credentials at ``/status/footprints/N``
   on the root app (:mod:`.status_lists`; public, as our DID document is).
 
@@ -40,6 +41,7 @@ from identity.keys import KeyPair
 
 from .catenax_view import add_catenax_routes
 from .edr_access import EdrAccess
+from .pact_requests import StoreRequestLog
 from .partner_events import PUBLISHED_NOTIFIER, ConfiguredPartners, PublishedNotifier
 from .recording import RememberingAuth, delivery_middleware
 from .signing import KEY_FRAGMENT, FootprintSigner
@@ -128,8 +130,17 @@ def create_public_api(root: web.Application, settings: Settings) -> web.Applicat
     if (direct := client_credentials(settings, key)) is not None:
         members.append(direct)
     partners = ConfiguredPartners.from_settings(settings)
+
+    def running_store() -> Any:
+        plane = root.get(CONTROL_PLANE)
+        return plane.store if plane is not None else None
+
+    # RequestCreated events are kept in the store until answered (only partners with an
+    # events endpoint can send them)
+    requests = (StoreRequestLog(running_store, partners, settings.replica_id)
+                if any(c.sends_events for c in settings.pact_clients) else None)
     pact = create_pact_app(PublishedFootprints(root, signer), RememberingAuth(ChainedAuth(members)), signer=signer,
-                           partners=partners, public_base_url=settings.base_url + PUBLIC_PATH)
+                           partners=partners, public_base_url=settings.base_url + PUBLIC_PATH, requests=requests)
     root[PUBLISHED_NOTIFIER] = PublishedNotifier(pact[PACT_HOST], partners)
     pact.middlewares.append(delivery_middleware(lambda: root[CONTROL_PLANE].store))
     add_catenax_routes(pact)

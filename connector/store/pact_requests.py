@@ -104,6 +104,11 @@ class PactRequestRepository:
         """Count a failed attempt and stop retrying (FAILED); False as in ``answered``."""
         return await self._record(_GIVE_UP, {"k_id": request_id, "k_owner": owner, "k_error": error})
 
+    async def release_all(self, owner: str) -> int:
+        """Free every lease ``owner`` holds: a replica restarting under its stable id takes its
+        unanswered requests back at once instead of waiting for the leases to expire."""
+        return await leases.release_all(self._db, t, owner=owner)
+
     async def purge_answered(self, older_than: datetime) -> int:
         """Delete finished (ANSWERED or FAILED) requests created before ``older_than``; returns how many."""
         async with self._db.write() as conn:

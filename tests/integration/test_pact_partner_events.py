@@ -174,13 +174,10 @@ subscribe = ["3"]
     return config
 
 
-@pytest.fixture
-async def connector(partner: Partner, tmp_path: Path) -> AsyncIterator[Connector]:
-    """A `kakehashi run` process configured with the partner (DCP for DSP; not used here)."""
-    port = _free_port()
-    config = _write_config(tmp_path / "jp", port, partner.url, f"http://127.0.0.1:{_free_port()}")
+async def _start_connector(config: Path, port: int) -> Connector:
+    """`kakehashi run` on ``config``, once it answers ready (its log beside the config)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
-    log = tmp_path / "jp" / "connector.log"
+    log = config.parent / "connector.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "run", "--config", str(config)], cwd=REPO,
                                 env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT)
@@ -194,20 +191,36 @@ async def connector(partner: Partner, tmp_path: Path) -> AsyncIterator[Connector
                 try:
                     async with session.get(c.url + "/health/ready", timeout=aiohttp.ClientTimeout(total=1)) as r:
                         if r.status == 200:
-                            break
+                            return c
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     pass
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"connector not ready:\n{c.tail()}")
                 await asyncio.sleep(0.05)
+    except BaseException:
+        _stop(c)
+        raise
+
+
+def _stop(c: Connector) -> None:
+    c.proc.terminate()
+    try:
+        c.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        c.proc.kill()
+        c.proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def connector(partner: Partner, tmp_path: Path) -> AsyncIterator[Connector]:
+    """A `kakehashi run` process configured with the partner (DCP for DSP; not used here)."""
+    port = _free_port()
+    config = _write_config(tmp_path / "jp", port, partner.url, f"http://127.0.0.1:{_free_port()}")
+    c = await _start_connector(config, port)
+    try:
         yield c
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop(c)
 
 
 async def _publish(http: aiohttp.ClientSession, c: Connector, footprints: list[dict[str, Any]]) -> dict[str, Any]:
@@ -338,3 +351,42 @@ async def test_publishing_notifies_subscribers(connector: Connector, partner: Pa
     while "NOT delivered to tw-dead after 5 attempt(s)" not in connector.log.read_text(encoding="utf-8"):
         assert time.monotonic() < deadline, connector.tail()
         await asyncio.sleep(0.2)
+
+
+async def test_an_acknowledged_request_is_answered_after_a_crash_and_only_once(tmp_path: Path,
+                                                                              http: aiohttp.ClientSession) -> None:
+    """The partner's endpoint is down when it asks; the connector is killed (-9) before any answer
+    went out; restarted, it answers from its store once the partner is up. The same event sent
+    again is acknowledged but not answered twice."""
+    partner_port, port = _free_port(), _free_port()
+    partner_url = f"http://127.0.0.1:{partner_port}"
+    config = _write_config(tmp_path / "jp", port, partner_url, f"http://127.0.0.1:{_free_port()}")
+    first = await _start_connector(config, port)
+    try:
+        await _publish(http, first, FPS[:2])
+        buyer = PactClient(http, first.public, client_id=BUYER[0], client_secret=BUYER[1])
+        asked = _event("3", "created", {"pf": {"id": FPS[1]["id"]}}, f"{partner_url}/3/events")
+        assert await buyer.post_event(asked, "3") == 200  # acknowledged: now it must be answered
+        await asyncio.sleep(0.3)  # the first delivery attempts fail: nothing listens yet
+    finally:
+        first.proc.kill()  # no orderly shutdown: only what the store holds survives
+        first.proc.wait(timeout=10)
+
+    auth = ClientCredentialsAuth(audience="tw-buyer-pact")
+    auth.register_client(*BUYER_AT_PARTNER)
+    inbox = Inbox()
+    runner, _ = await start_pact_host(create_pact_app(InMemoryFootprintSource(), auth, events=inbox),
+                                      port=partner_port)
+    second = await _start_connector(config, port)
+    try:
+        got, principal = await inbox.wait_for(_kind("3", "RequestFulfilled", asked["id"]), timeout=20)
+        assert [pf["id"] for pf in got.data["pfs"]] == [FPS[1]["id"]]
+        assert principal.subject == BUYER_AT_PARTNER[0]
+        again = PactClient(http, second.public, client_id=BUYER[0], client_secret=BUYER[1])
+        assert await again.post_event(asked, "3") == 200  # the same event: acknowledged ...
+        await asyncio.sleep(1.0)
+        answers = [e for e, _ in inbox.events if e.data.get("requestEventId") == asked["id"]]
+        assert len(answers) == 1, "... and answered once"
+    finally:
+        _stop(second)
+        await runner.cleanup()

@@ -163,3 +163,12 @@ async def test_purge_answered_keeps_pending_and_recent(store: Store, clock: Fake
 
 def _fields(r: PactRequest) -> dict[str, object]:
     return {name: getattr(r, name) for name in PactRequest.__dataclass_fields__}
+
+
+async def test_release_all_frees_only_the_owners_leases(store: Store, clock: FakeClock) -> None:
+    mine, _ = await store.pact_requests.add(pact_request("e-mine", at=clock.now), claim_for="replica-a")
+    theirs, _ = await store.pact_requests.add(pact_request("e-theirs", at=clock.now), claim_for="replica-b")
+    assert await store.pact_requests.lease_due("replica-a", 10, 30) == []  # both leased
+    assert await store.pact_requests.release_all("replica-a") == 1
+    assert [r.id for r in await store.pact_requests.lease_due("replica-a", 10, 30)] == [mine.id]
+    assert (await store.pact_requests.get(theirs.id)).lease_owner == "replica-b"  # type: ignore[union-attr]
