@@ -11,18 +11,9 @@ from connector.cli import main as cli_main
 from connector.demo import run_demo, summary_tables
 from connector.evidence import verify_bundle
 
-# The control plane builds the provider's policy facts from the caller's credentials only, so
-# the cross-border policy's purpose and processing-location constraints cannot be met yet
-# (connector/protocol/policy_port.py: facts_for). Until it does, exactly that refusal is an
-# expected failure; any other failure fails the test.
-KNOWN_GAP = "no purpose was declared"
-
-
 async def test_demo_exchanges_verified_footprints_both_ways(tmp_path: Path) -> None:
     lines: list[str] = []
     report = await run_demo(tmp_path / "demo", evidence_dir=tmp_path / "evidence", out=lines.append)
-    if not report.ok and KNOWN_GAP in report.failure:
-        pytest.xfail(f"control plane does not pass declared purpose/location to the policy engine: {report.failure}")
     assert report.ok, report.failure + "\n" + "\n".join(lines)
     assert [s.number for s in report.steps] == list(range(1, len(report.steps) + 1))
     assert all(s.ok and s.seconds >= 0 for s in report.steps)
