@@ -15,7 +15,7 @@ bit), the stored footprint's status becomes ``Revoked``, so our own apps stop re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -120,6 +120,53 @@ class ConsumerVerification:
     async def close(self) -> None:
         await self.resolver.close()
         await self.status.close()
+
+
+@dataclass
+class RecheckResult:
+    checked: int = 0
+    revoked: list[str] = field(default_factory=list)
+    invalid: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checked": self.checked, "revoked": self.revoked, "invalid": self.invalid}
+
+
+async def recheck_received(store: Any, verification: ConsumerVerification, *,
+                           wanted: Callable[[Any], bool] = lambda rec: True, limit: int = 10_000) -> RecheckResult:
+    """Verify the footprints we keep again, as they are stored, without a transfer (the EDR may
+    be long gone; status lists are public): a credential its provider has revoked since is
+    marked Revoked; any other check that fails now (an expired validity, a trust list that
+    changed) is reported, and the stored record is left as it is."""
+    result = RecheckResult()
+    verifier = verification.verifier()
+    providers: dict[str, str | None] = {}
+    after: str | None = None
+    while result.checked < limit:
+        batch = await store.footprints.page(RECEIVED, after_id=after, limit=min(500, limit - result.checked))
+        for rec in batch:
+            if not wanted(rec) or rec.status == REVOKED_STATUS:
+                continue
+            agreement_id = rec.source_agreement_id
+            if agreement_id is not None and agreement_id not in providers:
+                agreement = await store.agreements.get(agreement_id)
+                providers[agreement_id] = agreement.assigner if agreement is not None else None
+            provider = providers.get(agreement_id) if agreement_id is not None else None
+            report = await verifier.verify(rec.credential, name=rec.id)
+            result.checked += 1
+            expected = provider or report.issuer or ""
+            reason = judge(report, expected)
+            if reason is None:
+                continue
+            if revoked_only(report, expected) and await store.footprints.set_status(
+                    RECEIVED, rec.id, rec.sha256, REVOKED_STATUS):
+                result.revoked.append(rec.id)
+            else:
+                result.invalid.append({"id": rec.id, "reason": reason})
+        if len(batch) < 500:
+            break
+        after = batch[-1].id
+    return result
 
 
 class FootprintFetcher:

@@ -8,6 +8,9 @@
                                    "limit", "after"} (counterPartyId: the issuer of a received one)
     POST /v3/footprints/fetch      consumer: {"transferProcessId"} or {"agreementId"} -> fetch with
                                    the EDR, verify every credential, store the good ones
+    POST /v3/footprints/recheck    consumer: verify the received footprints we keep again, as stored
+                                   ({"counterPartyId"}, {"agreementId"} to narrow): the ones revoked
+                                   since are marked Revoked, other failures reported
     POST /v3/footprints/{id}/revoke  provider: revoke our credentials for a published footprint
                                    (every version, or {"version": n}); verifiers see it in our
                                    status list at /status/footprints/N
@@ -22,6 +25,7 @@ from aiohttp import web
 from ..app import SETTINGS, plane
 from ..audit import AuditLog
 from ..delivery import SIGNER, VERIFICATION, FetchRefused, FootprintFetcher
+from ..delivery.consumer import recheck_received
 from ..delivery.partner_events import notify_published
 from ..delivery.publishing import PublishError, footprints_of, prepare, publish
 from ..delivery.status_lists import list_url
@@ -148,6 +152,25 @@ async def fetch(request: web.Request) -> web.Response:
     return web.json_response(result.to_json())
 
 
+async def recheck(request: web.Request) -> web.Response:
+    """Verify the received footprints we keep again; the ones revoked since are marked Revoked."""
+    body = edc_body(await json_body(request, allow_empty=True))
+    counter_party = optional_str(body, "counterPartyId") or None
+    agreement_id = optional_str(body, "agreementId") or None
+
+    def wanted(rec: Footprint) -> bool:
+        if agreement_id is not None and rec.source_agreement_id != agreement_id:
+            return False
+        issuer = rec.credential.get("issuer") if isinstance(rec.credential, dict) else None
+        issuer = issuer.get("id") if isinstance(issuer, dict) else issuer
+        return counter_party is None or issuer == counter_party
+
+    result = await recheck_received(plane(request).store, request.config_dict[VERIFICATION], wanted=wanted)
+    if result.revoked:
+        await AuditLog(plane(request).store).append("footprint.revocation_seen", {"footprintIds": result.revoked})
+    return web.json_response(result.to_json())
+
+
 async def revoke(request: web.Request) -> web.Response:
     """Revoke our credentials for a published footprint: every version, or ``{"version": n}``."""
     fid = request.match_info["id"]
@@ -173,5 +196,6 @@ def register(app: web.Application) -> None:
     app.router.add_post("/v3/footprints", create)
     app.router.add_post("/v3/footprints/request", query)
     app.router.add_post("/v3/footprints/fetch", fetch)
+    app.router.add_post("/v3/footprints/recheck", recheck)
     app.router.add_get("/v3/footprints/{id}", get)
     app.router.add_post("/v3/footprints/{id}/revoke", revoke)

@@ -128,6 +128,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR),
     "FootprintResult": {**_JSON_OBJ, "description": "what was published / fetched, verified and stored"},
     "FootprintRevoke": _obj(version={"type": "integer", "minimum": 0}),
+    "FootprintRecheck": _obj(counterPartyId=_STR, agreementId=_STR),
+    "FootprintRecheckResult": _obj(("checked", "revoked", "invalid"), checked={"type": "integer"},
+                                   revoked={"type": "array", "items": _STR},
+                                   invalid={"type": "array", "items": _obj(("id", "reason"), id=_STR, reason=_STR)}),
     "FootprintRevocation": _obj(("@id", "revoked"), revoked={"type": "array", "items": _obj(
         ("version", "statusListCredential", "statusListIndex"), version={"type": "integer"}, statusListCredential=_STR,
         statusListIndex=_STR, revokedAt=_MILLIS)}, **{"@id": _STR}),
@@ -223,6 +227,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                                 "footprints", "FootprintFetch", "FootprintResult", (400, 404, 409, 502)),
     ("GET", "/v3/footprints/{id}"): Operation("Get one footprint (?direction=published|received)", "footprints", None,
                                               "FootprintRecord", (400, 404)),
+    ("POST", "/v3/footprints/recheck"): Operation(
+        "Verify the received footprints we keep again; mark the ones revoked since", "footprints",
+        "FootprintRecheck", "FootprintRecheckResult", (400,), request_optional=True),
     ("POST", "/v3/footprints/{id}/revoke"): Operation(
         "Revoke our credentials for a published footprint (every version, or {'version': n})", "footprints",
         "FootprintRevoke", "FootprintRevocation", (400, 404), request_optional=True),

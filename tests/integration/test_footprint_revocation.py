@@ -2,9 +2,9 @@
 
 JP publishes footprints whose credentials carry a revocation entry in JP's status list (served
 by JP's connector, signed by JP's DID key); TW fetches and verifies them, status included.
-JP revokes one through its Management API: JP's status list shows it at once, TW's next fetch
-(after the list's one-second ttl) rejects that credential as revoked, marks the copy it kept
-`Revoked` and keeps the others, the auditor's `kakehashi verify` reports it revoked, and the
+JP revokes one through its Management API: JP's status list shows it at once; after the list's
+one-second ttl TW's re-check of what it keeps marks that copy `Revoked`, and TW's next fetch
+rejects the credential and keeps the others, the auditor's `kakehashi verify` reports it revoked, and the
 same version cannot be published again.
 """
 
@@ -102,8 +102,16 @@ async def test_a_revoked_footprint_is_refused_by_the_buyer_and_the_auditor(spawn
         await resolver.close()
         await lists.close()
 
-    # TW's next fetch (after the one-second ttl) rejects the revoked credential, keeps the others.
+    # TW re-verifies what it keeps, without a transfer (after the list's one-second ttl): the
+    # revoked one is marked, the others still verify.
     await asyncio.sleep(1.2)
+    rechecked = await mc.call("POST", "/footprints/recheck", {"counterPartyId": jp.participant_id})
+    assert rechecked == {"checked": 3, "revoked": [target], "invalid": []}, rechecked
+    assert (await mc.call("GET", f"/footprints/{target}?direction=received"))["status"] == "Revoked"
+    assert (await mc.call("POST", "/footprints/recheck", {}))["checked"] == 2  # a Revoked one is done
+    await mc.call("POST", "/footprints/recheck", {"agreementId": 5}, expect=400)
+
+    # TW's next fetch rejects the revoked credential, keeps the others.
     second = await mc.call("POST", "/footprints/fetch", {"transferProcessId": transfer_id})
     assert sorted(second["received"]) == sorted(fp["id"] for fp in FOOTPRINTS if fp["id"] != target), second
     assert [r["id"] for r in second["rejected"]] == [target], second
