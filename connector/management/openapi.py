@@ -233,6 +233,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/v3/footprints/{id}/revoke"): Operation(
         "Revoke our credentials for a published footprint (every version, or {'version': n})", "footprints",
         "FootprintRevoke", "FootprintRevocation", (400, 404), request_optional=True),
+    ("DELETE", "/v3/edrs/{id}"): Operation("Forget the EDR we hold for a transfer (the transfer is left as it is)",
+                                           "edrs", None, None, (404,)),
     ("GET", "/v3/edrs/{id}/dataaddress"): Operation("Get the data address and token of a transfer's EDR", "edrs",
                                                     None, "EdrDataAddress", (404, 409)),
 }

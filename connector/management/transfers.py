@@ -132,6 +132,17 @@ async def edr_data_address(request: web.Request) -> web.Response:
                               "expiresAt": millis(edr.expires_at)})
 
 
+async def edr_delete(request: web.Request) -> web.Response:
+    """Forget the EDR we hold for a transfer (EDC: ``DELETE /v3/edrs/{id}``); the transfer itself
+    is left as it is (terminate it to end the access on the provider's side too)."""
+    store = plane(request).store
+    transfer_id = request.match_info["id"]
+    edr = await store.edrs.get(transfer_id)
+    if edr is None or edr.token is None or not await store.edrs.delete(transfer_id):
+        raise ManagementError(404, f"no EDR for transfer {transfer_id[:100]!r}", type_="ObjectNotFound")
+    return web.Response(status=204)
+
+
 def register(app: web.Application) -> None:
     r = app.router
     r.add_post("/v3/transferprocesses", initiate)
@@ -144,3 +155,4 @@ def register(app: web.Application) -> None:
     r.add_post("/v3/transferprocesses/{id}/complete", complete)
     r.add_post("/v3/edrs/request", edr_query)
     r.add_get("/v3/edrs/{id}/dataaddress", edr_data_address)
+    r.add_delete("/v3/edrs/{id}", edr_delete)

@@ -64,6 +64,12 @@ async def test_catalog_negotiation_transfer_and_termination(spawn, http: aiohttp
     tp = await mc.wait_state("transferprocesses", transfer_id, {"TERMINATED"})
     assert "contract ended" in tp["errorDetail"]
     await mc.call("GET", f"/edrs/{transfer_id}/dataaddress", expect=409)
+    # EDC's DELETE /v3/edrs/{id}: the entry is gone (a second delete and unknown ids are 404).
+    await mc.call("DELETE", f"/edrs/{transfer_id}", expect=204)
+    await mc.call("GET", f"/edrs/{transfer_id}/dataaddress", expect=404)
+    assert await mc.call("POST", "/edrs/request", {}) == []
+    await mc.call("DELETE", f"/edrs/{transfer_id}", expect=404)
+    await mp.call("DELETE", f"/edrs/{provider_tp['@id']}", expect=404)  # provider-side records are not EDRs we hold
 
 
 async def test_policy_denial_reason_is_visible(spawn, http: aiohttp.ClientSession) -> None:
