@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..app import plane
 from ..dsp.states import NegState
+from ..protocol.events import AUTO_PULL, app_callbacks
 from ..store import Agreement, InvalidQuery, Negotiation, QuerySpec, criteria
 from . import (
     EDC_CONTEXT,
@@ -30,7 +31,7 @@ def negotiation_json(rec: Negotiation) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@context": EDC_CONTEXT, "@type": "ContractNegotiation", "@id": rec.id, "type": rec.role.upper(),
         "protocol": "dataspace-protocol-http:2025-1", "state": rec.state, "counterPartyId": rec.counter_party_id,
-        "counterPartyAddress": rec.counter_party_address, "callbackAddresses": rec.callback_addresses,
+        "counterPartyAddress": rec.counter_party_address, "callbackAddresses": app_callbacks(rec.callback_addresses),
         "createdAt": millis(rec.created_at), "correlationId": rec.provider_pid if rec.role == "consumer" else rec.consumer_pid,
     }
     if rec.agreement_id:
@@ -83,7 +84,18 @@ async def _reusable(request: web.Request, counter_party_id: str, target: str) ->
 
 
 async def initiate(request: web.Request) -> web.Response:
-    body = edc_body(await json_body(request))
+    return await _initiate(request, await json_body(request), ())
+
+
+async def edr_initiate(request: web.Request) -> web.Response:
+    """Tractus-X's EDR flow (``POST /v3/edrs``, a ContractRequest): negotiate, and once the
+    negotiation is FINALIZED start a pull transfer at once; its EDR then appears under
+    ``/v3/edrs``. Answers the negotiation's id."""
+    return await _initiate(request, await json_body(request), (dict(AUTO_PULL),))
+
+
+async def _initiate(request: web.Request, raw: Any, markers: tuple[dict[str, Any], ...]) -> web.Response:
+    body = edc_body(raw)
     address = required_str(body, "counterPartyAddress")
     if not address.startswith(("http://", "https://")):
         raise ManagementError(400, "counterPartyAddress must be an http(s) URL", path="counterPartyAddress")
@@ -99,14 +111,14 @@ async def initiate(request: web.Request) -> web.Response:
     if not isinstance(target, str):
         raise ManagementError(400, "policy.target (the asset id) is required", path="policy.target")
     reuse = str(body.get("reuseAgreement", request.query.get("reuseAgreement", ""))).lower() in ("true", "1")
-    if reuse:
+    if reuse and not markers:
         existing = await _reusable(request, counter_party_id, target)
         if existing is not None:
             return web.json_response({**id_response(existing.id, existing.created_at), "reused": True})
     cp = plane(request)
     base = await cp.client.protocol_base(address)
     rec = await cp.negotiations.initiate(counter_party_address=base, counter_party_id=counter_party_id, offer=offer,
-                                         callback_addresses=callback_addresses(body))
+                                         callback_addresses=callback_addresses(body) + list(markers))
     return web.json_response(id_response(rec.id, rec.created_at))
 
 
@@ -183,6 +195,7 @@ async def agreement_query(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     r = app.router
     r.add_post("/v3/contractnegotiations", initiate)
+    r.add_post("/v3/edrs", edr_initiate)
     r.add_post("/v3/contractnegotiations/request", query)
     r.add_get("/v3/contractnegotiations/{id}", get)
     r.add_get("/v3/contractnegotiations/{id}/state", state)

@@ -217,6 +217,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         f"{verb.capitalize()} a transfer process", "transferprocesses", None if verb in ("resume", "complete")
         else "TerminateRequest", None, (400, 404), request_optional=True)
        for verb in ("terminate", "suspend", "resume", "complete")},
+    ("POST", "/v3/edrs"): Operation("Tractus-X EDR flow: negotiate, then start a pull transfer once FINALIZED "
+                                    "(answers the negotiation id; the EDR appears under /v3/edrs)", "edrs",
+                                    "ContractRequest", "IdResponse", (400,)),
     ("POST", "/v3/edrs/request"): Operation("Query the EDRs we hold (consumer side)", "edrs", "QuerySpec",
                                             _array("EndpointDataReferenceEntry"), request_optional=True),
     ("POST", "/v3/footprints"): Operation("Publish PACT footprints (signed as credentials when a key is set)",

@@ -35,6 +35,21 @@ _TRANSFER_EVENTS = {
 }
 
 
+#: The callback address ``POST /v3/edrs`` puts on a negotiation: when it is FINALIZED, the
+#: consumer starts a pull transfer in the same transaction (Tractus-X's EDR flow). It lives in
+#: the negotiation's stored callbacks, so a restart keeps it; it is never POSTed to.
+AUTO_PULL = {"uri": "local:kakehashi/edr", "events": ["contract.negotiation.finalized"], "transactional": True}
+
+
+def auto_pull(callbacks: list[dict[str, Any]]) -> bool:
+    return any(cb.get("uri") == AUTO_PULL["uri"] for cb in callbacks)
+
+
+def app_callbacks(callbacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The callbacks an application gave (http(s) URIs), without our own markers."""
+    return [cb for cb in callbacks if str(cb.get("uri", "")).startswith(("http://", "https://"))]
+
+
 def wants(callback: dict[str, Any], event_name: str) -> bool:
     events = callback.get("events") or []
     if isinstance(events, str):
@@ -48,12 +63,12 @@ class EventNotifier:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _push(self, callbacks: list[dict[str, Any]], dotted: str, type_: str, payload: dict[str, Any]) -> None:
-        for cb in callbacks:
+        for cb in app_callbacks(callbacks):
             uri = cb.get("uri")
             if not isinstance(uri, str) or not wants(cb, dotted):
                 continue
             body = {"id": str(uuid.uuid4()), "at": int(time.time() * 1000), "type": type_,
-                    "payload": {**payload, "callbackAddresses": callbacks}}
+                    "payload": {**payload, "callbackAddresses": app_callbacks(callbacks)}}
             task = asyncio.create_task(self._post(uri, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

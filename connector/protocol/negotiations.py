@@ -37,7 +37,7 @@ from ..store.errors import AlreadyExists
 from . import policy_port, processes
 from .catalog import CatalogService
 from .client import PeerError, PeerResponse
-from .events import EventNotifier
+from .events import EventNotifier, auto_pull
 from .outbox import Envelope, OutboxSender
 from .processes import new_pid
 
@@ -75,6 +75,9 @@ class NegotiationManager:
         self.outbox = outbox
         self.events = events
         self._on_transition = on_transition
+        #: Consumer: called inside the transaction that finalizes a negotiation carrying the
+        #: AUTO_PULL callback (the EDR flow: TransferManager.start_pull).
+        self.after_finalized: Callable[[Store, Negotiation], Awaitable[Any]] | None = None
         outbox.hooks[KIND] = self
 
     # ------------------------------------------------------------------ helpers
@@ -351,6 +354,8 @@ class NegotiationManager:
                     caller, offered.policy, offered.asset.id, offered.offer_id))
             rec = await tx.negotiations.update(replace(rec, state=new.value))
             if new is NegState.FINALIZED:
+                if self.after_finalized is not None and auto_pull(rec.callback_addresses):
+                    await self.after_finalized(tx, rec)  # the transfer is queued with the FINALIZED state
                 await tx.audit.append("contract.finalized", {"negotiationId": rec.id, "role": rec.role,
                                                              "agreementId": rec.agreement_id})
             return rec

@@ -103,6 +103,7 @@ async def build_control_plane(settings: Settings, *, authenticator: Authenticato
         transfers = TransferManager(the_store, participant_id=settings.participant_id, protocol_url=protocol_url,
                                     dataplane_url=settings.base_url + DATAPLANE_PATH, tokens=tokens, outbox=sender,
                                     events=events, on_transition=on_transition)
+        negotiations.after_finalized = transfers.start_pull  # POST /v3/edrs: negotiate, then pull
         yield ControlPlane(settings, the_store, auth, client, catalog, negotiations, transfers, sender, events,
                            tokens, Recovery(sender, interval_s=_recovery_interval()))
     finally:

@@ -28,12 +28,12 @@ from ..dsp.messages import (
 )
 from ..dsp.states import Direction, NegState, Role, TransferState
 from ..logs import bound
-from ..store import Edr, OutboxMessage, Store, Transfer
+from ..store import Edr, Negotiation, OutboxMessage, Store, Transfer
 from ..store.errors import AlreadyExists
 from . import policy_port, processes
 from .client import PeerError, PeerResponse
 from .edr import HTTP_ENDPOINT_TYPE, EdrTokens, consumer_edr
-from .events import EventNotifier
+from .events import EventNotifier, app_callbacks
 from .outbox import Envelope, OutboxSender
 from .processes import new_pid
 
@@ -103,6 +103,25 @@ class TransferManager:
         return TransferStartMessage(data_address=address, **self._pids(rec))
 
     # ------------------------------------------------------------------ management actions
+
+    async def start_pull(self, tx: Store, negotiation: Negotiation) -> Transfer:
+        """Consumer, inside the transaction that finalizes ``negotiation``: request a pull
+        transfer under its agreement (the EDR flow of ``POST /v3/edrs``). Written and queued in
+        that transaction, so a crash cannot leave a finalized negotiation without its transfer."""
+        pid = new_pid()
+        agreement_id = negotiation.agreement_id or ""
+        msg = TransferRequestMessage(consumer_pid=pid, agreement_id=agreement_id, format=PULL,
+                                     callback_address=self.protocol_url)
+        rec = Transfer(id=pid, role=Role.CONSUMER.value, consumer_pid=pid, provider_pid=None,
+                       counter_party_id=negotiation.counter_party_id,
+                       counter_party_address=negotiation.counter_party_address, agreement_id=agreement_id,
+                       transfer_type=PULL, state=TransferState.REQUESTED.value,
+                       callback_addresses=app_callbacks(negotiation.callback_addresses))
+        machine.apply(None, Role.CONSUMER, Direction.SEND, msg)
+        stored = await tx.transfers.create(rec)
+        await self._enqueue(tx, stored, msg, "/transfers/request")
+        log.info("EDR flow: transfer %s requested under agreement %s", pid, agreement_id)
+        return stored
 
     async def initiate(self, *, counter_party_address: str, agreement_id: str, transfer_type: str,
                        callback_addresses: list[dict[str, Any]]) -> Transfer:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from .processes import KK, Connector, Management, offer_for
+from .processes import EDC_CONTEXT, KK, Connector, Management, offer_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -132,3 +132,35 @@ async def test_agreement_is_checked_again_when_a_transfer_starts(spawn, http: ai
     refused = await mc.wait_state("transferprocesses", second, {"STARTED", "TERMINATED"})
     assert refused["state"] == "TERMINATED", refused
     assert "does not permit this transfer" in refused["errorDetail"] and "dateTime" in refused["errorDetail"], refused
+
+
+async def test_edr_flow_negotiates_then_pulls_in_one_call(spawn, http: aiohttp.ClientSession) -> None:
+    """Tractus-X's POST /v3/edrs: one call, and the EDR appears once the negotiation is FINALIZED
+    (the transfer request is written in the transaction that finalizes it)."""
+    provider, consumer = await _pair(spawn)
+    mp, mc = Management(http, provider), Management(http, consumer)
+    await mp.offer("pcf-edr", contract=MEMBERS_ONLY)
+    catalog = await mc.catalog(provider)
+    body = {"@context": EDC_CONTEXT, "@type": "ContractRequest", "counterPartyAddress": provider.dsp,
+            "counterPartyId": provider.participant_id, "protocol": "dataspace-protocol-http:2025-1",
+            "policy": offer_for(catalog, "pcf-edr", provider)}
+    neg_id = (await mc.call("POST", "/edrs", body))["@id"]
+    neg = await mc.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"})
+    assert neg["state"] == "FINALIZED", neg
+    assert neg["callbackAddresses"] == [], "the EDR flow's own marker is not shown as an app callback"
+    deadline = asyncio.get_running_loop().time() + 15
+    while not (edrs := await mc.call("POST", "/edrs/request", {})):
+        assert asyncio.get_running_loop().time() < deadline, "no EDR after the negotiation finalized"
+        await asyncio.sleep(0.1)
+    [edr] = edrs
+    assert edr["agreementId"] == neg["contractAgreementId"] and edr["providerId"] == provider.participant_id
+    tp = await mc.wait_state("transferprocesses", edr["transferProcessId"], {"STARTED", "TERMINATED"})
+    assert tp["state"] == "STARTED" and tp["transferType"] == "HttpData-PULL", tp
+    address = await mc.call("GET", f"/edrs/{edr['transferProcessId']}/dataaddress")
+    assert address["endpoint"].startswith(provider.url)
+    # a plain negotiation starts no transfer
+    plain = await _finalized(mc, provider, "pcf-edr")
+    assert plain["state"] == "FINALIZED"
+    await asyncio.sleep(0.5)
+    assert len(await mc.call("POST", "/edrs/request", {})) == 1
+    await mc.call("POST", "/edrs", {**body, "policy": "not an offer"}, expect=400)
