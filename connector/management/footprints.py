@@ -7,7 +7,9 @@
     POST /v3/footprints/request    query: {"direction", "counterPartyId", "agreementId", "productId",
                                    "limit", "after"} (counterPartyId: the issuer of a received one)
     POST /v3/footprints/fetch      consumer: {"transferProcessId"} or {"agreementId"} -> fetch with
-                                   the EDR, verify every credential, store the good ones
+                                   the EDR, verify every credential, store the good ones; with
+                                   {"agreementId", "startTransfer": true} a new pull transfer is
+                                   started first when no usable EDR is left
     POST /v3/footprints/recheck    consumer: verify the received footprints we keep again, as stored
                                    ({"counterPartyId"}, {"agreementId"} to narrow): the ones revoked
                                    since are marked Revoked, other failures reported
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -142,14 +145,57 @@ async def fetch(request: web.Request) -> web.Response:
     agreement_id = optional_str(body, "agreementId") or None
     if (transfer_id is None) == (agreement_id is None):
         raise ManagementError(400, "give exactly one of transferProcessId or agreementId")
+    start = body.get("startTransfer", False)
+    if not isinstance(start, bool) or (start and agreement_id is None):
+        raise ManagementError(400, "startTransfer is a boolean, used with agreementId", path="startTransfer")
     control = plane(request)
     fetcher = FootprintFetcher(control.store, control.client.session, request.config_dict[VERIFICATION])
     try:
-        edr = await fetcher.edr_for(transfer_id=transfer_id, agreement_id=agreement_id)
+        try:
+            edr = await fetcher.edr_for(transfer_id=transfer_id, agreement_id=agreement_id)
+        except FetchRefused as exc:
+            if not start or exc.status not in (404, 409):
+                raise
+            assert agreement_id is not None
+            edr = await fetcher.edr_for(transfer_id=await _new_transfer(request, agreement_id), agreement_id=None)
         result = await fetcher.fetch(edr)
     except FetchRefused as exc:
         raise ManagementError(exc.status, exc.reason, type_=exc.type) from None
     return web.json_response(result.to_json())
+
+
+TRANSFER_WAIT_S = 15.0
+
+
+async def _new_transfer(request: web.Request, agreement_id: str) -> str:
+    """``startTransfer``: no usable EDR under the agreement (none yet, expired, or its transfer
+    ended), so start a pull transfer, as ``POST /v3/transferprocesses`` would, and wait until it
+    is STARTED (the provider evaluates the agreement's policy again) or refused."""
+    from ..dsp.errors import ProtocolError
+    from ..protocol.transfers import PULL
+
+    control = plane(request)
+    agreement = await control.store.agreements.get(agreement_id)
+    negotiation = await control.store.negotiations.get(agreement.negotiation_id) if agreement else None
+    if agreement is None or negotiation is None or negotiation.role != "consumer":
+        raise FetchRefused(404, f"no agreement {agreement_id[:100]!r} where we are the consumer", "ObjectNotFound")
+    try:
+        rec = await control.transfers.initiate(counter_party_address=negotiation.counter_party_address,
+                                               agreement_id=agreement_id, transfer_type=PULL, callback_addresses=[])
+    except ProtocolError as exc:
+        raise FetchRefused(409, f"cannot start a transfer: {exc.reason}", "ObjectConflict") from None
+    deadline = asyncio.get_running_loop().time() + TRANSFER_WAIT_S
+    while True:
+        current = await control.store.transfers.get(rec.id)
+        if current is not None and current.state == "STARTED" and await control.store.edrs.get(rec.id) is not None:
+            return rec.id
+        if current is not None and current.state == "TERMINATED":
+            raise FetchRefused(409, f"the provider refused the new transfer {rec.id}: {current.error_detail}",
+                               "ProviderRefused")
+        if asyncio.get_running_loop().time() > deadline:
+            raise FetchRefused(502, f"transfer {rec.id} not STARTED within {TRANSFER_WAIT_S:.0f} s (it may still "
+                                    "start: fetch with its transferProcessId)", "ProviderUnavailable")
+        await asyncio.sleep(0.05)
 
 
 async def recheck(request: web.Request) -> web.Response:

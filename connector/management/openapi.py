@@ -125,7 +125,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                             updatedAt=_MILLIS, footprint=_JSON_OBJ, credential=_JSON_OBJ, **{"@id": _STR}),
     "FootprintQuery": _obj(direction={"enum": ["published", "received"]}, counterPartyId=_STR, agreementId=_STR,
                            productId=_STR, limit={"type": "integer", "minimum": 1, "maximum": 1000}, after=_STR),
-    "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR),
+    "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR, startTransfer={"type": "boolean"}),
     "FootprintResult": {**_JSON_OBJ, "description": "what was published / fetched, verified and stored"},
     "FootprintRevoke": _obj(version={"type": "integer", "minimum": 0}),
     "FootprintRecheck": _obj(counterPartyId=_STR, agreementId=_STR),

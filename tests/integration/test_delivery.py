@@ -169,6 +169,13 @@ async def test_jp_publishes_tw_fetches_verifies_and_access_ends(spawn, http: aio
     refused = await mc.call("POST", "/footprints/fetch", {"transferProcessId": transfer_id}, expect=409)
     assert "revoked" in refused[0]["message"]
     await mc.call("POST", "/footprints/fetch", {"transferProcessId": "no-such-transfer"}, expect=404)
+    # Under the agreement, with startTransfer: a new pull transfer (the policy is evaluated again), then the fetch.
+    await mc.call("POST", "/footprints/fetch", {"transferProcessId": transfer_id, "startTransfer": True}, expect=400)
+    await mc.call("POST", "/footprints/fetch", {"agreementId": "urn:uuid:nope", "startTransfer": True}, expect=404)
+    renewed = await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id, "startTransfer": True})
+    assert renewed["transferProcessId"] != transfer_id and sorted(renewed["received"]) == ids, renewed
+    again = await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id, "startTransfer": True})
+    assert again["transferProcessId"] == renewed["transferProcessId"], "a usable EDR is used, not renewed"
 
     # Evidence: both logs hold the delivery; TW's bundle verifies offline, and so does JP's.
     for who, direction in ((tw, "received"), (jp, "delivered")):
