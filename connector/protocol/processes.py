@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from ..auth import PENDING_REPLAY, Caller
@@ -21,6 +22,19 @@ from .client import PeerResponse
 from .outbox import Envelope, OutboxSender
 
 CAS_RETRIES = 5
+#: Notifications for other processes changed by the transaction running in this task (the EDR
+#: flow's transfer, written with the negotiation), called once it has committed.
+_AFTER_COMMIT: ContextVar[list[Callable[[], None]] | None] = ContextVar("kakehashi_after_commit", default=None)
+
+
+def after_commit(notify: Callable[[], None]) -> None:
+    """Call ``notify`` after the transaction of the running ``run_in_tx`` commits (never if it
+    does not); outside one, at once."""
+    pending = _AFTER_COMMIT.get()
+    if pending is None:
+        notify()
+    else:
+        pending.append(notify)
 _PID_PLACEHOLDERS = ("{consumerPid}", "{providerPid}")
 
 
@@ -46,6 +60,8 @@ async def run_in_tx(store: Store, outbox: OutboxSender, work: Callable[[Store], 
     if pending is not None and pending.recorded:
         pending = None
     for attempt in range(CAS_RETRIES):
+        notes: list[Callable[[], None]] = []
+        token = _AFTER_COMMIT.set(notes)
         try:
             with outbox.collecting() as queued:
                 async with store.transaction() as tx:
@@ -58,11 +74,15 @@ async def run_in_tx(store: Store, outbox: OutboxSender, work: Callable[[Store], 
             if attempt == CAS_RETRIES - 1:
                 raise ProtocolError(409, "Conflict", f"the {what} changed concurrently; retry") from None
             continue
+        finally:
+            _AFTER_COMMIT.reset(token)
         if pending is not None:
             pending.recorded = True
         outbox.dispatch(queued)  # send what we queued, now that it is committed
         if rec is not None and before != rec.state:
             changed(rec)
+        for notify in notes:
+            notify()
         return result
     raise AssertionError("unreachable")
 

@@ -120,6 +120,7 @@ class TransferManager:
         machine.apply(None, Role.CONSUMER, Direction.SEND, msg)
         stored = await tx.transfers.create(rec)
         await self._enqueue(tx, stored, msg, "/transfers/request")
+        processes.after_commit(lambda: self._changed(stored))  # metrics and app callbacks: REQUESTED
         log.info("EDR flow: transfer %s requested under agreement %s", pid, agreement_id)
         return stored
 

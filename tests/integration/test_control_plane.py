@@ -8,7 +8,10 @@ import asyncio
 from collections.abc import Callable
 
 import aiohttp
+from aiohttp import web
 import pytest
+
+from connector.dataplane.runner import start_pact_host
 
 from .processes import EDC_CONTEXT, KK, Connector, Management, offer_for
 
@@ -141,13 +144,35 @@ async def test_edr_flow_negotiates_then_pulls_in_one_call(spawn, http: aiohttp.C
     mp, mc = Management(http, provider), Management(http, consumer)
     await mp.offer("pcf-edr", contract=MEMBERS_ONLY)
     catalog = await mc.catalog(provider)
+    # the application's callback endpoint (EDC callbacks): every event it is sent
+    events: list[dict] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        events.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/events", receive)
+    runner, port = await start_pact_host(app)
+    callbacks = [{"uri": f"http://127.0.0.1:{port}/events", "events": ["contract.negotiation", "transfer.process"]}]
     body = {"@context": EDC_CONTEXT, "@type": "ContractRequest", "counterPartyAddress": provider.dsp,
             "counterPartyId": provider.participant_id, "protocol": "dataspace-protocol-http:2025-1",
-            "policy": offer_for(catalog, "pcf-edr", provider)}
-    neg_id = (await mc.call("POST", "/edrs", body))["@id"]
-    neg = await mc.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"})
-    assert neg["state"] == "FINALIZED", neg
-    assert neg["callbackAddresses"] == [], "the EDR flow's own marker is not shown as an app callback"
+            "policy": offer_for(catalog, "pcf-edr", provider), "callbackAddresses": callbacks}
+    try:
+        neg_id = (await mc.call("POST", "/edrs", body))["@id"]
+        neg = await mc.wait_state("contractnegotiations", neg_id, {"FINALIZED", "TERMINATED"})
+        assert neg["state"] == "FINALIZED", neg
+        shown = [{k: cb[k] for k in ("uri", "events")} for cb in neg["callbackAddresses"]]
+        assert shown == callbacks, "the EDR flow's own marker is not shown to the app"
+        deadline = asyncio.get_running_loop().time() + 15
+        while "TransferProcessStarted" not in {e["type"] for e in events}:
+            assert asyncio.get_running_loop().time() < deadline, [e["type"] for e in events]
+            await asyncio.sleep(0.05)
+        types = [e["type"] for e in events]
+        assert "ContractNegotiationFinalized" in types and "TransferProcessRequested" in types, types
+        assert all([cb["uri"] for cb in e["payload"]["callbackAddresses"]] == [callbacks[0]["uri"]] for e in events)
+    finally:
+        await runner.cleanup()
     deadline = asyncio.get_running_loop().time() + 15
     while not (edrs := await mc.call("POST", "/edrs/request", {})):
         assert asyncio.get_running_loop().time() < deadline, "no EDR after the negotiation finalized"
@@ -164,3 +189,4 @@ async def test_edr_flow_negotiates_then_pulls_in_one_call(spawn, http: aiohttp.C
     await asyncio.sleep(0.5)
     assert len(await mc.call("POST", "/edrs/request", {})) == 1
     await mc.call("POST", "/edrs", {**body, "policy": "not an offer"}, expect=400)
+    await mc.call("POST", "/edrs", {**body, "callbackAddresses": [{"uri": "local:kakehashi/edr"}]}, expect=400)
