@@ -11,8 +11,9 @@
                                    {"agreementId", "startTransfer": true} a new pull transfer is
                                    started first when no usable EDR is left
     POST /v3/footprints/recheck    consumer: verify the received footprints we keep again, as stored
-                                   ({"counterPartyId"}, {"agreementId"} to narrow): the ones revoked
-                                   since are marked Revoked, other failures reported
+                                   (narrowed by the filters of /request: counterPartyId, agreementId,
+                                   productId): the ones revoked since are marked Revoked, other
+                                   failures reported
     POST /v3/footprints/{id}/revoke  provider: revoke our credentials for a published footprint
                                    (every version, or {"version": n}); verifiers see it in our
                                    status list at /status/footprints/N
@@ -66,12 +67,9 @@ def _direction(value: str) -> str:
 
 
 async def create(request: web.Request) -> web.Response:
-    try:
-        footprints = prepare(footprints_of(await json_body(request)))
-    except PublishError as exc:
-        raise ManagementError(400, f"footprints not published: {exc}", type_="ValidationFailure") from None
     settings = request.config_dict[SETTINGS]
     try:
+        footprints = prepare(footprints_of(await json_body(request)))
         result = await publish(plane(request).store, request.config_dict[SIGNER], footprints,
                                status_base=settings.base_url if settings.footprint_status else None)
     except PublishError as exc:
@@ -200,18 +198,9 @@ async def _new_transfer(request: web.Request, agreement_id: str) -> str:
 
 async def recheck(request: web.Request) -> web.Response:
     """Verify the received footprints we keep again; the ones revoked since are marked Revoked."""
-    body = edc_body(await json_body(request, allow_empty=True))
-    counter_party = optional_str(body, "counterPartyId") or None
-    agreement_id = optional_str(body, "agreementId") or None
-
-    def wanted(rec: Footprint) -> bool:
-        if agreement_id is not None and rec.source_agreement_id != agreement_id:
-            return False
-        issuer = rec.credential.get("issuer") if isinstance(rec.credential, dict) else None
-        issuer = issuer.get("id") if isinstance(issuer, dict) else issuer
-        return counter_party is None or issuer == counter_party
-
-    result = await recheck_received(plane(request).store, request.config_dict[VERIFICATION], wanted=wanted)
+    matches = _matcher(edc_body(await json_body(request, allow_empty=True)))  # the filters of /request
+    result = await recheck_received(plane(request).store, request.config_dict[VERIFICATION],
+                                    wanted=lambda rec: matches(footprint_json(rec, with_credential=False)))
     if result.revoked:
         await AuditLog(plane(request).store).append("footprint.revocation_seen", {"footprintIds": result.revoked})
     return web.json_response(result.to_json())

@@ -128,7 +128,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "FootprintFetch": _obj(transferProcessId=_STR, agreementId=_STR, startTransfer={"type": "boolean"}),
     "FootprintResult": {**_JSON_OBJ, "description": "what was published / fetched, verified and stored"},
     "FootprintRevoke": _obj(version={"type": "integer", "minimum": 0}),
-    "FootprintRecheck": _obj(counterPartyId=_STR, agreementId=_STR),
+    "FootprintRecheck": _obj(counterPartyId=_STR, agreementId=_STR, productId=_STR),
     "FootprintRecheckResult": _obj(("checked", "revoked", "invalid"), checked={"type": "integer"},
                                    revoked={"type": "array", "items": _STR},
                                    invalid={"type": "array", "items": _obj(("id", "reason"), id=_STR, reason=_STR)}),

@@ -35,6 +35,8 @@ def after_commit(notify: Callable[[], None]) -> None:
         notify()
     else:
         pending.append(notify)
+
+
 _PID_PLACEHOLDERS = ("{consumerPid}", "{providerPid}")
 
 

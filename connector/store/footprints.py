@@ -7,6 +7,7 @@ still find the one that was delivered (:meth:`FootprintRepository.archived`)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -18,6 +19,21 @@ from .rows import to_record, upsert_insert, values_of
 from .tables import footprint_archive, footprints
 
 PUBLISHED, RECEIVED = "PUBLISHED", "RECEIVED"
+
+
+@cache
+def _archive(dialect: str, *, replaced: bool) -> Any:
+    """INSERT INTO footprint_archive the stored credential of ``:k_direction``/``:k_id``: the one a
+    save of another credential (``:k_sha256``) at the same or a newer version (``:k_version``)
+    replaces, or, with ``replaced`` False, the one about to be deleted. A digest is archived once."""
+    a, f = footprint_archive, footprints
+    where = [f.c.direction == bindparam("k_direction"), f.c.id == bindparam("k_id")]
+    if replaced:
+        where += [f.c.sha256 != bindparam("k_sha256"), f.c.version <= bindparam("k_version")]
+    rows = select(f.c.direction, f.c.sha256, f.c.id, f.c.version, f.c.credential,
+                  bindparam("k_now", type_=a.c.archived_at.type)).where(*where)
+    return (upsert_insert(dialect, a).from_select(["direction", "sha256", "id", "version", "credential",
+                                                   "archived_at"], rows).on_conflict_do_nothing())
 
 
 class FootprintRepository:
@@ -41,24 +57,10 @@ class FootprintRepository:
             where=footprints.c.version <= ins.excluded.version,
         )
         async with self._db.write() as conn:
-            await conn.execute(self._archive_replaced(), {"k_direction": fp.direction, "k_id": fp.id,
-                                                          "k_sha256": fp.sha256, "k_version": fp.version,
-                                                          "k_now": utcnow()})
+            await conn.execute(_archive(self._db.dialect, replaced=True),
+                               {"k_direction": fp.direction, "k_id": fp.id, "k_sha256": fp.sha256,
+                                "k_version": fp.version, "k_now": utcnow()})
             return (await conn.execute(stmt)).rowcount == 1
-
-    def _archive_replaced(self) -> Any:
-        """The stored credential that a save of another one at the same or a newer version replaces."""
-        f = footprints
-        return self._archive_insert(f.c.direction == bindparam("k_direction"), f.c.id == bindparam("k_id"),
-                                    f.c.sha256 != bindparam("k_sha256"), f.c.version <= bindparam("k_version"))
-
-    def _archive_insert(self, *where: Any) -> Any:
-        a, f = footprint_archive, footprints
-        rows = select(f.c.direction, f.c.sha256, f.c.id, f.c.version, f.c.credential,
-                      bindparam("k_now", type_=a.c.archived_at.type)).where(*where)
-        return (upsert_insert(self._db.dialect, a)
-                .from_select(["direction", "sha256", "id", "version", "credential", "archived_at"], rows)
-                .on_conflict_do_nothing())
 
     async def archived(self, direction: str, sha256: str) -> Footprint | None:
         """A credential that was replaced or deleted, by its digest (as a record with that
@@ -105,10 +107,11 @@ class FootprintRepository:
             return int((await conn.execute(stmt)).scalar_one())
 
     async def delete(self, direction: str, footprint_id: str) -> bool:
-        where = (footprints.c.direction == direction, footprints.c.id == footprint_id)
+        stmt = delete(footprints).where(footprints.c.direction == direction, footprints.c.id == footprint_id)
         async with self._db.write() as conn:
-            await conn.execute(self._archive_insert(*where), {"k_now": utcnow()})
-            return (await conn.execute(delete(footprints).where(*where))).rowcount == 1
+            await conn.execute(_archive(self._db.dialect, replaced=False),
+                               {"k_direction": direction, "k_id": footprint_id, "k_now": utcnow()})
+            return (await conn.execute(stmt)).rowcount == 1
 
     async def query(self, spec: QuerySpec) -> list[Footprint]:
         stmt = apply_query(select(footprints), footprints, spec, self._fields)

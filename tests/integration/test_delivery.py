@@ -172,6 +172,7 @@ async def test_jp_publishes_tw_fetches_verifies_and_access_ends(spawn, http: aio
     # Under the agreement, with startTransfer: a new pull transfer (the policy is evaluated again), then the fetch.
     await mc.call("POST", "/footprints/fetch", {"transferProcessId": transfer_id, "startTransfer": True}, expect=400)
     await mc.call("POST", "/footprints/fetch", {"agreementId": "urn:uuid:nope", "startTransfer": True}, expect=404)
+    await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id, "startTransfer": "yes"}, expect=400)
     renewed = await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id, "startTransfer": True})
     assert renewed["transferProcessId"] != transfer_id and sorted(renewed["received"]) == ids, renewed
     again = await mc.call("POST", "/footprints/fetch", {"agreementId": agreement_id, "startTransfer": True})
